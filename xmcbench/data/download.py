@@ -1,0 +1,699 @@
+"""Fetch dataset files: resumable HTTP, Google Drive confirm pages, checksums, safe unpacking.
+
+Layout under $XMCBENCH_HOME/datasets/<name>/raw/<source>/:
+  <filename>        a downloaded file (kept, so it can be verified later)
+  <filename>.part   a download in progress; the next call resumes it with an HTTP Range request
+  <filename>.bad    a download whose sha256 did not match, kept aside for inspection
+  CHECKSUMS.json    {filename: {"sha256", "bytes"}} recorded on first download, checked after
+  files/            the unpacked archives (plain files are linked in as they are)
+  .complete         written last; with it present `download` does no network I/O
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tarfile
+import time
+import zipfile
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from http.cookiejar import CookieJar
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urljoin
+from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
+
+from .. import io, paths
+from ..errors import DataFormatError, XMCBenchError
+from ..registry import DatasetSpec, Source
+from .cards import is_plain_filename
+
+GDRIVE_URL = "https://drive.google.com/uc"  # tests point this at a local server
+USER_AGENT = "xmcbench/0.1 (dataset download)"
+CHUNK_SIZE = 1 << 20
+TIMEOUT = 60.0  # seconds without data before a transfer counts as failed
+RETRY_DELAY = 2.0  # seconds before resuming a dropped transfer (times the attempt number)
+MAX_PAGE = 1 << 20  # read at most this much of an HTML page from Google Drive
+
+CHECKSUMS = "CHECKSUMS.json"
+COMPLETE = ".complete"
+FILES_DIR = "files"
+_RESERVED = {CHECKSUMS, COMPLETE, FILES_DIR}
+
+
+class NetworkError(XMCBenchError):
+    """A transfer failed (unreachable, HTTP error, dropped connection): try the next source."""
+
+
+class IntegrityError(XMCBenchError):
+    """A file's sha256 or size differs from the expected one; never silently skipped."""
+
+
+class UnsafeArchiveError(XMCBenchError):
+    """An archive member would land outside the target folder, or is a link or device."""
+
+
+# ----------------------------------------------------------------------------- public API
+
+
+def download(
+    spec: DatasetSpec,
+    *,
+    source: str | None = None,
+    home: Path | None = None,
+    progress: bool = True,
+    retries: int = 3,
+) -> Path:
+    """Fetch and unpack `spec`'s files (sources in order, or only `source`); return their folder.
+
+    A source already complete is returned at once after a size check, with no network I/O.
+    `retries` is how many times one file's transfer is attempted while each attempt makes progress.
+    """
+    groups = _selected(spec, source)
+    for name, files in groups.items():
+        root = _ready_root(source_dir(spec, name, home), files)
+        if root is not None:
+            return root
+    failures: list[str] = []
+    for name, files in groups.items():
+        try:
+            return _fetch_source(spec, name, files, home, progress, max(1, retries))
+        except NetworkError as exc:
+            failures.append(f"{name}: {exc}")
+    raise XMCBenchError(f"could not download {spec.name}: " + "; ".join(failures))
+
+
+def verify(
+    spec: DatasetSpec, *, source: str | None = None, home: Path | None = None, full: bool = True
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Check downloaded files against CHECKSUMS.json (sha256 if `full`, else sizes only).
+
+    Raises IntegrityError naming the file and both digests on a mismatch; returns what was checked.
+    """
+    report: dict[str, dict[str, dict[str, Any]]] = {}
+    for name, files in _selected(spec, source).items():
+        folder = source_dir(spec, name, home)
+        report[name] = {src.filename: _verify_file(folder, src, full) for src in files}
+    return report
+
+
+def status(spec: DatasetSpec, home: Path | None = None) -> dict[str, Any]:
+    """What is downloaded for `spec`, per source: state, sizes, and whether sizes match the record.
+
+    Cheap (no hashing): call `verify` for a full sha256 check.
+    """
+    sources = [_source_status(spec, name, files, home) for name, files in mirrors(spec).items()]
+    ready = next((entry for entry in sources if entry["state"] == "complete"), None)
+    return {
+        "name": spec.name,
+        "ready": ready is not None,
+        "path": ready["root"] if ready else None,
+        "source": ready["name"] if ready else None,
+        "sources": sources,
+    }
+
+
+def mirrors(spec: DatasetSpec) -> dict[str, list[Source]]:
+    """Sources grouped by name, in preference order; the files of one name make one mirror."""
+    groups: dict[str, list[Source]] = {}
+    for index, src in enumerate(spec.sources, 1):
+        _check_filename(spec, src)
+        groups.setdefault(src.name or f"source{index}", []).append(src)
+    return groups
+
+
+def source_dir(spec: DatasetSpec, source: str, home: Path | None = None) -> Path:
+    """Folder of one source's downloads: <home>/datasets/<name>/raw/<source>."""
+    root = Path(home) / "datasets" / spec.name if home is not None else paths.dataset_dir(spec.name)
+    return root / "raw" / source
+
+
+# ----------------------------------------------------------------------------- one source
+
+
+def _selected(spec: DatasetSpec, source: str | None) -> dict[str, list[Source]]:
+    groups = mirrors(spec)
+    if not groups:
+        raise XMCBenchError(f"dataset {spec.name!r} has no download sources")
+    if source is None:
+        return groups
+    if source not in groups:
+        raise XMCBenchError(
+            f"dataset {spec.name!r} has no source {source!r} (sources: {', '.join(groups)})"
+        )
+    return {source: groups[source]}
+
+
+def _check_filename(spec: DatasetSpec, src: Source) -> None:
+    name = src.filename
+    if not is_plain_filename(name) or name in _RESERVED or name.endswith((".part", ".bad")):
+        raise XMCBenchError(f"dataset {spec.name!r}: unusable source filename {name!r}")
+
+
+def _fetch_source(
+    spec: DatasetSpec, name: str, files: list[Source], home: Path | None, progress: bool,
+    attempts: int,
+) -> Path:
+    folder = source_dir(spec, name, home)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / COMPLETE).unlink(missing_ok=True)
+    opener = build_opener(HTTPCookieProcessor(CookieJar()))
+    for src in files:
+        _fetch_file(spec, src, folder, opener, progress, attempts)
+    root = _unpack(files, folder)
+    marker = {
+        "source": name,
+        "root": root.relative_to(folder).as_posix(),
+        "files": {src.filename: (folder / src.filename).stat().st_size for src in files},
+    }
+    io.write_json(folder / COMPLETE, marker)
+    return root
+
+
+def _ready_root(folder: Path, files: list[Source]) -> Path | None:
+    """The unpacked folder if this source completed before and its files kept their sizes."""
+    try:
+        marker = json.loads((folder / COMPLETE).read_text(encoding="utf-8"))
+        root = folder / marker["root"]
+        listed = set(marker["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if listed != {src.filename for src in files} or not root.is_dir():
+        return None
+    for src in files:
+        _verify_file(folder, src, full=False)
+    return root
+
+
+def _fetch_file(
+    spec: DatasetSpec, src: Source, folder: Path, opener: OpenerDirector, progress: bool,
+    attempts: int,
+) -> None:
+    """Make `folder/src.filename` hold the verified file, downloading or resuming as needed."""
+    target = folder / src.filename
+    expected, origin = _expected_sha(folder, src)
+    if target.is_file():
+        digest = _hash_file(target).hexdigest()
+        _check_digest(target, digest, expected, origin, keep_aside=False)
+        _record(folder, src.filename, digest, target.stat().st_size)
+        return
+    part = folder / f"{src.filename}.part"
+    with _progress_bar(progress, f"{spec.name}: {src.filename}") as bar:
+        digest = _transfer_with_retries(src, part, opener, bar, attempts)
+    _check_digest(part, digest, expected, origin, keep_aside=True, final=target)
+    _record(folder, src.filename, digest, part.stat().st_size)
+    os.replace(part, target)
+
+
+def _transfer_with_retries(
+    src: Source, part: Path, opener: OpenerDirector, bar: _Bar, attempts: int
+) -> str:
+    """Transfer into `part`, resuming after a dropped connection while attempts make progress."""
+    for attempt in range(1, attempts + 1):
+        before = _size(part)
+        try:
+            return _transfer(src, part, opener, bar)
+        except NetworkError:
+            if attempt == attempts or _size(part) <= before:
+                raise
+        time.sleep(RETRY_DELAY * attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+# ----------------------------------------------------------------------------- transfer
+
+
+class _RangeNotSatisfiable(Exception):
+    """HTTP 416 on a resume: the .part may already be complete, or the file changed."""
+
+    def __init__(self, total: int | None) -> None:
+        super().__init__(total)
+        self.total = total
+
+
+def _transfer(src: Source, part: Path, opener: OpenerDirector, bar: _Bar) -> str:
+    """Stream one file into `part` (appending on HTTP 206); return its sha256 hex digest."""
+    offset = _size(part)
+    try:
+        response = _open_source(src, offset, opener)
+    except _RangeNotSatisfiable as exc:
+        if exc.total == offset:
+            return _hash_file(part).hexdigest()
+        part.unlink()
+        return _transfer(src, part, opener, bar)
+    with response:
+        offset, total = _resume_point(response, offset)
+        hasher = _hash_file(part) if offset else hashlib.sha256()
+        bar.start(total, offset)
+        with open(part, "ab" if offset else "wb") as handle:
+            _copy(response, handle, hasher, bar, src)
+    size = _size(part)
+    if total is not None and size != total:
+        raise NetworkError(
+            f"connection dropped after {size} of {total} bytes of {src.filename}; "
+            "run again to resume"
+        )
+    return hasher.hexdigest()
+
+
+def _resume_point(response: http.client.HTTPResponse, offset: int) -> tuple[int, int | None]:
+    """Where the body starts and the file's total size, from the status and headers."""
+    if response.status == 206:
+        start, total = _content_range(response.headers.get("Content-Range"))
+        if start != offset:
+            raise NetworkError(f"server resumed at byte {start}, expected {offset}")
+        return offset, total
+    length = response.headers.get("Content-Length")
+    return 0, int(length) if length and length.isdigit() else None
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    match = re.fullmatch(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*", value or "")
+    if not match:
+        return None, None
+    start, total = match.groups()
+    return (int(start) if start else None), (int(total) if total != "*" else None)
+
+
+def _copy(response: Any, handle: Any, hasher: Any, bar: _Bar, src: Source) -> None:
+    try:
+        while chunk := response.read(CHUNK_SIZE):
+            handle.write(chunk)
+            hasher.update(chunk)
+            bar.advance(len(chunk))
+    except (OSError, http.client.HTTPException) as exc:
+        handle.flush()
+        raise NetworkError(f"transfer of {src.filename} failed: {_reason(exc)}") from exc
+
+
+def _open_source(src: Source, offset: int, opener: OpenerDirector) -> Any:
+    if src.kind == "gdrive":
+        return _open_gdrive(src, offset, opener)
+    if src.kind != "http":
+        raise XMCBenchError(f"unknown source kind {src.kind!r} for {src.url}")
+    return _request(opener, src.url, offset)
+
+
+def _request(opener: OpenerDirector, url: str, offset: int) -> Any:
+    """GET `url` (from byte `offset` when resuming); failures become NetworkError."""
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    try:
+        return opener.open(Request(url, headers=headers), timeout=TIMEOUT)
+    except HTTPError as exc:
+        exc.close()
+        if exc.code == 416 and offset:
+            raise _RangeNotSatisfiable(_content_range(exc.headers.get("Content-Range"))[1]) from exc
+        raise NetworkError(f"HTTP {exc.code} {exc.reason} from {url}") from exc
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        raise NetworkError(f"{_reason(exc)} ({url})") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, URLError) and not isinstance(exc, HTTPError):
+        return str(exc.reason)
+    return str(exc) or type(exc).__name__
+
+
+# ----------------------------------------------------------------------------- Google Drive
+
+
+def _open_gdrive(src: Source, offset: int, opener: OpenerDirector) -> Any:
+    """Open a Drive file by id; large files first answer with a confirm page, which we follow."""
+    url = f"{GDRIVE_URL}?{urlencode({'export': 'download', 'id': src.url})}"
+    response = _request(opener, url, offset)
+    if not _is_html(response):
+        return response
+    with response:
+        page = response.read(MAX_PAGE).decode("utf-8", "replace")
+    confirm = _confirm_url(url, page, _cookie_jar(opener))
+    if confirm is None:
+        raise NetworkError(
+            f"Google Drive sent a page without a download link for file id {src.url} "
+            "(quota exceeded, or the file is not shared)"
+        )
+    response = _request(opener, confirm, offset)
+    if _is_html(response):
+        response.close()
+        raise NetworkError(f"Google Drive still sends a page instead of file id {src.url}")
+    return response
+
+
+def _is_html(response: Any) -> bool:
+    return response.headers.get_content_type() == "text/html"
+
+
+def _cookie_jar(opener: OpenerDirector) -> CookieJar:
+    for handler in opener.handlers:
+        if isinstance(handler, HTTPCookieProcessor):
+            return handler.cookiejar
+    return CookieJar()
+
+
+def _confirm_url(url: str, page: str, jar: CookieJar) -> str | None:
+    """The URL that skips Drive's virus-scan warning: cookie token, download form, or link."""
+    for cookie in jar:
+        if cookie.name.startswith("download_warning") and cookie.value:
+            return f"{url}&{urlencode({'confirm': cookie.value})}"
+    parser = _FormParser()
+    parser.feed(page)
+    for action, fields in parser.forms:
+        if "id" in fields or "confirm" in fields:
+            return f"{urljoin(url, action or url)}?{urlencode(fields)}"
+    match = re.search(r"confirm=([0-9A-Za-z_-]+)", page)
+    return f"{url}&{urlencode({'confirm': match.group(1)})}" if match else None
+
+
+class _FormParser(HTMLParser):
+    """Collect each form's action and hidden inputs from an HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value or "" for key, value in attrs}
+        if tag == "form":
+            self.forms.append((values.get("action", ""), {}))
+        elif tag == "input" and self.forms and values.get("type", "").lower() == "hidden":
+            name = values.get("name")
+            if name:
+                self.forms[-1][1][name] = values.get("value", "")
+
+
+# ----------------------------------------------------------------------------- checksums
+
+
+def _hash_file(path: Path) -> Any:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            hasher.update(chunk)
+    return hasher
+
+
+def _load_checksums(folder: Path) -> dict[str, dict[str, Any]]:
+    path = folder / CHECKSUMS
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataFormatError(path, None, f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise DataFormatError(path, None, "expected {filename: {sha256, bytes}}")
+    return data
+
+
+def _record(folder: Path, filename: str, digest: str, size: int) -> None:
+    checksums = _load_checksums(folder)
+    if checksums.get(filename) != {"sha256": digest, "bytes": size}:
+        checksums[filename] = {"sha256": digest, "bytes": size}
+        io.write_json(folder / CHECKSUMS, checksums)
+
+
+def _expected_sha(folder: Path, src: Source) -> tuple[str | None, str]:
+    if src.sha256:
+        return src.sha256.lower(), "the dataset card"
+    recorded = _load_checksums(folder).get(src.filename, {}).get("sha256")
+    return recorded, f"{folder / CHECKSUMS} (recorded on first download)"
+
+
+def _check_digest(
+    path: Path, digest: str, expected: str | None, origin: str, *, keep_aside: bool,
+    final: Path | None = None,
+) -> None:
+    """Raise IntegrityError on a mismatch; a fresh download is then moved to <file>.bad."""
+    if expected is None or digest == expected:
+        return
+    name = (final or path).name
+    kept = ""
+    if keep_aside:
+        bad = path.with_name(f"{name}.bad")
+        os.replace(path, bad)
+        kept = f"; the download was kept aside as {bad}"
+    raise IntegrityError(
+        f"sha256 mismatch for {name}: got {digest}, expected {expected} from {origin}{kept}"
+    )
+
+
+def _verify_file(folder: Path, src: Source, full: bool) -> dict[str, Any]:
+    """Check one downloaded file against its record; IntegrityError names file and digests."""
+    path = folder / src.filename
+    record = _load_checksums(folder).get(src.filename)
+    if not path.is_file():
+        return {"state": "missing", "bytes": None, "sha256": None}
+    size = path.stat().st_size
+    if record is None:
+        return {"state": "unrecorded", "bytes": size, "sha256": None}
+    if size != record.get("bytes"):
+        raise IntegrityError(
+            f"{path} changed since download: {size} bytes, recorded {record.get('bytes')} "
+            f"(sha256 {record.get('sha256')}); delete it to download again"
+        )
+    if not full:
+        return {"state": "size-ok", "bytes": size, "sha256": record.get("sha256")}
+    expected = src.sha256 or record.get("sha256")
+    digest = _hash_file(path).hexdigest()
+    if digest != expected:
+        raise IntegrityError(
+            f"{path} changed since download: sha256 {digest}, expected {expected}; "
+            "delete it to download again"
+        )
+    return {"state": "verified", "bytes": size, "sha256": digest}
+
+
+def _source_status(
+    spec: DatasetSpec, name: str, files: list[Source], home: Path | None
+) -> dict[str, Any]:
+    folder = source_dir(spec, name, home)
+    checksums = _load_checksums(folder) if folder.is_dir() else {}
+    entries = [_file_status(folder, src, checksums.get(src.filename)) for src in files]
+    try:
+        root = _ready_root(folder, files)
+        problem = None
+    except IntegrityError as exc:
+        root, problem = None, str(exc)
+    if root is not None:
+        state = "complete"
+    elif all(entry["bytes"] is not None for entry in entries):
+        state = "downloaded"
+    elif any(entry["bytes"] or entry["part_bytes"] for entry in entries):
+        state = "partial"
+    else:
+        state = "absent"
+    return {
+        "name": name, "kind": files[0].kind, "folder": str(folder), "state": state,
+        "root": str(root) if root else None, "problem": problem, "files": entries,
+    }
+
+
+def _file_status(folder: Path, src: Source, record: dict[str, Any] | None) -> dict[str, Any]:
+    path = folder / src.filename
+    size = path.stat().st_size if path.is_file() else None
+    part = folder / f"{src.filename}.part"
+    return {
+        "filename": src.filename,
+        "url": src.url,
+        "bytes": size,
+        "part_bytes": part.stat().st_size if part.is_file() else None,
+        "sha256": (record or {}).get("sha256"),
+        "sha256_from_card": bool(src.sha256),
+        "size_ok": None if size is None or record is None else size == record.get("bytes"),
+    }
+
+
+# ----------------------------------------------------------------------------- unpacking
+
+
+def _unpack(files: list[Source], folder: Path) -> Path:
+    """Unpack the archives (and link the plain files) into folder/files; return the data root."""
+    with io.atomic_dir(folder / FILES_DIR) as tmp:
+        for src in files:
+            path = folder / src.filename
+            kind = archive_kind(path) if src.extract else None
+            if kind == "zip":
+                extract_zip(path, tmp)
+            elif kind == "tar":
+                extract_tar(path, tmp)
+            else:
+                _link_or_copy(path, tmp / src.filename)
+    return _data_root(folder / FILES_DIR)
+
+
+def _data_root(folder: Path) -> Path:
+    """Descend through folders that hold a single folder (e.g. xmc-base/eurlex-4k/)."""
+    while True:
+        entries = list(folder.iterdir())
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            return folder
+        folder = entries[0]
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def archive_kind(path: Path) -> str | None:
+    """'zip', 'tar' (plain or gz/bz2/xz compressed) or None, sniffed from the content."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if head in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "zip"
+    return "tar" if tarfile.is_tarfile(path) else None
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why an archive member name is unsafe, or None."""
+    if not name or "\x00" in name:
+        return "has an empty or invalid name"
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or PureWindowsPath(name).drive or PurePosixPath(posix).is_absolute():
+        return "has an absolute path"
+    if _escapes(posix):
+        return "escapes the target folder with '..'"
+    return None
+
+
+def _escapes(relative: str) -> bool:
+    normal = posixpath.normpath(relative)
+    return normal == ".." or normal.startswith("../") or normal.startswith("/")
+
+
+def _tar_problem(member: tarfile.TarInfo) -> str | None:
+    """Why a tar member must not be extracted, or None."""
+    problem = _unsafe_name(member.name)
+    if problem:
+        return problem
+    if member.issym():
+        target = posixpath.join(posixpath.dirname(member.name), member.linkname)
+        if member.linkname.startswith("/") or _escapes(target):
+            return f"is a symlink pointing outside the target folder ({member.linkname})"
+    elif member.islnk():
+        if member.linkname.startswith("/") or _escapes(member.linkname):
+            return f"is a hard link pointing outside the target folder ({member.linkname})"
+    elif member.ischr() or member.isblk() or member.isfifo():
+        return "is a device or FIFO"
+    elif not (member.isfile() or member.isdir()):
+        return "is not a regular file, folder or link"
+    return None
+
+
+def extract_tar(archive: Path, target: Path) -> None:
+    """Unpack a tar archive into `target` after checking every member; unsafe ones are refused."""
+    try:
+        with tarfile.open(archive, "r:*") as tar:
+            members = tar.getmembers()
+            for member in members:
+                problem = _tar_problem(member)
+                if problem:
+                    raise UnsafeArchiveError(
+                        f"refusing to unpack {archive.name}: member {member.name!r} {problem}"
+                    )
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(target, members=members, filter="data")
+            else:  # pragma: no cover - Python without PEP 706 filters
+                tar.extractall(target, members=members)
+    except _FILTER_ERRORS as exc:
+        member = getattr(exc, "tarinfo", None)
+        label = repr(member.name) if member is not None else "?"
+        raise UnsafeArchiveError(
+            f"refusing to unpack {archive.name}: member {label}: {exc}"
+        ) from exc
+    except (tarfile.TarError, EOFError) as exc:
+        raise DataFormatError(archive, None, f"corrupt tar archive: {exc}") from exc
+
+
+_FILTER_ERRORS: tuple[type[Exception], ...] = (
+    (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
+)
+
+
+def extract_zip(archive: Path, target: Path) -> None:
+    """Unpack a zip archive into `target` after checking every member; unsafe ones are refused."""
+    try:
+        with zipfile.ZipFile(archive) as zipped:
+            members = zipped.infolist()
+            for info in members:
+                problem = _zip_problem(info)
+                if problem:
+                    raise UnsafeArchiveError(
+                        f"refusing to unpack {archive.name}: member {info.filename!r} {problem}"
+                    )
+            for info in members:
+                zipped.extract(info, target)
+    except zipfile.BadZipFile as exc:
+        raise DataFormatError(archive, None, f"corrupt zip archive: {exc}") from exc
+
+
+def _zip_problem(info: zipfile.ZipInfo) -> str | None:
+    problem = _unsafe_name(info.filename)
+    if problem:
+        return problem
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "is a symlink"
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
+        return "is a device or special file"
+    return None
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+class _Bar:
+    """A rich progress bar for one file, or nothing when progress is off."""
+
+    def __init__(self, progress: Any = None, task: Any = None) -> None:
+        self._progress, self._task = progress, task
+
+    def start(self, total: int | None, completed: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, total=total, completed=completed)
+
+    def advance(self, amount: int) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, advance=amount)
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
+    if not enabled:
+        yield _Bar()
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        yield _Bar(progress, progress.add_task(label, total=None))

@@ -1,0 +1,34 @@
+"""Run records on disk, the paper's reported numbers, comparison tables and leaderboards.
+
+Runs live under ``<results>/<dataset>/<method>/<run_id>.json`` (+ ``.topk.npz``); tables and
+leaderboards group them by configuration and put them beside You et al. (2019), Tables 3 and 6.
+"""
+
+from xmcbench.results.leaderboard import write_leaderboard
+from xmcbench.results.reported import reported_records
+from xmcbench.results.store import (
+    RecordWarning,
+    load_records,
+    load_topk,
+    new_run_id,
+    params_key,
+    records_frame,
+    write_run,
+)
+from xmcbench.results.tables import Table, compare_table, expand_metrics, render
+
+__all__ = [
+    "RecordWarning",
+    "Table",
+    "compare_table",
+    "expand_metrics",
+    "load_records",
+    "load_topk",
+    "new_run_id",
+    "params_key",
+    "records_frame",
+    "render",
+    "reported_records",
+    "write_leaderboard",
+    "write_run",
+]

@@ -1,0 +1,182 @@
+"""Per-dataset leaderboards: every configuration ranked by mean P@1, as Markdown and HTML pages.
+
+``README.md`` indexes the datasets; ``<dataset>.md`` and ``<dataset>.html`` rank its runs with
+their params, seeds, metrics, train time, model size and run ids. Pages are written atomically.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tabulate import tabulate
+
+from xmcbench.errors import XMCBenchError
+from xmcbench.io import write_text
+from xmcbench.results.store import describe_params, records_frame
+from xmcbench.results.tables import (
+    Table,
+    best_positions,
+    dataset_order,
+    dataset_title,
+    expand_metrics,
+    format_cell,
+    group_runs,
+    markdown_escape,
+    metric_label,
+    render,
+)
+
+__all__ = ["LEADERBOARD_METRICS", "write_leaderboard"]
+
+LEADERBOARD_METRICS = ("p@k", "ndcg@k", "psp@k")
+RANK_BY = "p@1"
+_SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;font-size:.9em}"
+    "th,td{padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:top}"
+    "th{background:#f4f4f4}"
+)
+
+
+def write_leaderboard(
+    records: Iterable[Mapping[str, Any]],
+    out_dir: Path,
+    *,
+    metrics: str | Iterable[str] = LEADERBOARD_METRICS,
+    ks: Sequence[int] = (1, 3, 5),
+) -> list[Path]:
+    """Write README.md plus ``<dataset>.md`` and ``.html`` pages in `out_dir`; returns the paths."""
+    columns = expand_metrics(metrics, ks)
+    stats = columns if RANK_BY in columns else [RANK_BY, *columns]
+    summary = group_runs(records_frame(records), stats)
+    out_dir = Path(out_dir)
+    pages: list[Path] = []
+    boards: list[tuple[Table, pd.DataFrame]] = []
+    for dataset in dataset_order(summary["dataset"].unique()):
+        if not _SAFE_FILE.match(dataset):
+            raise XMCBenchError(f"dataset name {dataset!r} cannot be a file name")
+        ranked = _ranked(summary[summary["dataset"] == dataset])
+        board = _board(dataset, ranked, columns)
+        pages += [out_dir / f"{dataset}.md", out_dir / f"{dataset}.html"]
+        write_text(pages[-2], _markdown_page(board))
+        write_text(pages[-1], _html_page(board))
+        boards.append((board, ranked))
+    index = out_dir / "README.md"
+    write_text(index, _index_page(boards))
+    return [index, *pages]
+
+
+def _ranked(group: pd.DataFrame) -> pd.DataFrame:
+    """Best mean P@1 first; configurations without P@1 last; ties by label."""
+    return group.sort_values(
+        [f"{RANK_BY}:mean", "label"], ascending=[False, True], na_position="last", kind="stable"
+    ).reset_index(drop=True)
+
+
+def _board(dataset: str, ranked: pd.DataFrame, columns: Sequence[str]) -> Table:
+    """The ranking of one dataset as a Table (so every renderer of tables.py can show it)."""
+    lead = ["#", "Method", "Params", "Seeds", "Runs"]
+    rows = [
+        (
+            str(i + 1),
+            r["label"],
+            describe_params(json.loads(r["params_key"])) or "-",
+            ", ".join(str(s) for s in sorted(r["seeds"])) or "-",
+            "-" if r["source"] == "reported" else str(r["runs"]),
+            *(_metric_cell(r, c) for c in columns),
+            _duration(r["train_s"]),
+            _size(r["model_bytes"]),
+            ", ".join(sorted(r["run_ids"])),
+        )
+        for i, (_, r) in enumerate(ranked.iterrows())
+    ]
+    best = {
+        (i, len(lead) + j)
+        for j, c in enumerate(columns)
+        for i in best_positions(ranked[f"{c}:mean"])
+    }
+    notes = [
+        f"Ranked by mean {metric_label(RANK_BY)} over runs; values in percent, best in bold.",
+        "a ± b: mean ± sample standard deviation over the runs; times and sizes are means.",
+    ]
+    if (ranked["source"] == "reported").any():
+        cited = "; ".join(sorted({c for c in ranked["citation"] if c})) or "the literature"
+        notes.append(f"[reported]: published in {cited}; no timing or size is known for them.")
+    return Table(
+        dataset=dataset,
+        title=dataset_title(dataset),
+        columns=(*lead, *(metric_label(c) for c in columns), "Train time", "Model size", "Run ids"),
+        rows=tuple(rows),
+        best=frozenset(best),
+        notes=tuple(notes),
+        align=("right", "left", "left", "left", "right", *["right"] * (len(columns) + 2), "left"),
+    )
+
+
+def _metric_cell(row: pd.Series, metric: str) -> str:
+    return format_cell(row[f"{metric}:mean"], row[f"{metric}:std"], int(row[f"{metric}:n"]))
+
+
+def _duration(seconds: float) -> str:
+    if seconds is None or math.isnan(seconds):
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(n_bytes: float) -> str:
+    if n_bytes is None or math.isnan(n_bytes):
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.0f} {unit}" if unit == "B" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:.1f} TB"
+
+
+def _markdown_page(board: Table) -> str:
+    head = f"# Leaderboard: {markdown_escape(board.title)}\n\n[All datasets](README.md)"
+    return f"{head}\n\n{render([board], 'markdown')}"
+
+
+def _html_page(board: Table) -> str:
+    title = html.escape(f"Leaderboard: {board.title}")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{title}</h1>\n{render([board], 'html')}</body>\n</html>\n"
+    )
+
+
+def _index_page(boards: Sequence[tuple[Table, pd.DataFrame]]) -> str:
+    """README.md: one line per dataset with its leader by P@1 and links to both pages."""
+    rows = []
+    for board, ranked in boards:
+        top = ranked.iloc[0]
+        measured = int(ranked.loc[ranked["source"] != "reported", "runs"].sum())
+        rows.append(
+            (
+                markdown_escape(board.title),
+                str(len(ranked)),
+                str(measured),
+                markdown_escape(top["label"]),
+                _metric_cell(top, RANK_BY),
+                f"[markdown]({board.dataset}.md) · [html]({board.dataset}.html)",
+            )
+        )
+    headers = ["Dataset", "Configurations", "Measured runs", "Leader", metric_label(RANK_BY)]
+    headers.append("Pages")
+    body = tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
+    intro = f"One page per dataset ranks every configuration by mean {metric_label(RANK_BY)}."
+    return f"# xmcbench leaderboard\n\n{intro}\n\n{body}\n"

@@ -1,0 +1,312 @@
+"""Run records on disk: ``<results>/<dataset>/<method>/<run_id>.json`` plus its top-k ``.npz``.
+
+Files are published with a hard link from a finished temporary file, so a reader never sees a
+half-written record, a crash leaves none behind, and an existing record is never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import secrets
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xmcbench.errors import XMCBenchError
+from xmcbench.results.reported import reported_records
+from xmcbench.types import TopK
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "RecordWarning",
+    "describe_params",
+    "load_records",
+    "load_topk",
+    "new_run_id",
+    "params_key",
+    "records_frame",
+    "write_run",
+]
+
+SCHEMA_VERSION = 1
+NON_PARAMS = ("seed", "device")  # passed to a method but not part of its configuration
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_BASE_COLUMNS = [
+    "run_id", "dataset", "method", "variant", "source", "citation", "seed", "params_key",
+    "train_s", "predict_ms_per_doc", "model_bytes", "created_at", "path",
+]  # fmt: skip
+_FAMILY_ORDER = {"p": 0, "ndcg": 1, "psp": 2, "psndcg": 3}
+
+
+class RecordWarning(UserWarning):
+    """A result file was skipped because it could not be read as a record."""
+
+
+def new_run_id() -> str:
+    """UTC timestamp plus 32 random bits, e.g. ``20261124T023100Z-3f9a2c1b``; sorts by time."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(4)}"
+
+
+def params_key(params: Mapping[str, Any] | None) -> str:
+    """Stable JSON of a configuration minus seed/device: runs differing only by seed share it."""
+    kept = {k: v for k, v in (params or {}).items() if k not in NON_PARAMS}
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=_jsonable)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_run(results_dir: Path, record: Mapping[str, Any], topk: TopK) -> Path:
+    """Store one run (top-k first, then the JSON that points to it); returns the JSON path.
+
+    A missing ``run_id`` gets a fresh one; an existing record of that id raises XMCBenchError.
+    """
+    rec = dict(record)
+    rec.setdefault("schema_version", SCHEMA_VERSION)
+    rec["run_id"] = rec.get("run_id") or new_run_id()
+    for field in ("dataset", "method", "run_id"):
+        _check_name(field, rec.get(field))
+    rec["topk_file"] = f"{rec['run_id']}.topk.npz"
+    # serialise first: a record that cannot be written as JSON fails before any file exists
+    text = json.dumps(rec, indent=2, default=_jsonable) + "\n"
+    folder = Path(results_dir) / rec["dataset"] / rec["method"]
+    folder.mkdir(parents=True, exist_ok=True)
+    json_path = folder / f"{rec['run_id']}.json"
+    npz_path = folder / rec["topk_file"]
+    if json_path.exists():
+        raise XMCBenchError(f"{json_path} already exists; refusing to overwrite it")
+    _publish(npz_path, lambda tmp: _save_topk(tmp, topk))
+    try:
+        _publish(json_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    except BaseException:
+        npz_path.unlink(missing_ok=True)  # ours: _publish above created it exclusively
+        raise
+    return json_path
+
+
+def _check_name(field: str, value: Any) -> None:
+    """Dataset, method and run id become path parts: refuse anything that could escape the tree."""
+    if not isinstance(value, str) or not _SAFE_NAME.match(value):
+        raise XMCBenchError(f"record {field} {value!r} is not a safe file name ([A-Za-z0-9._+-])")
+
+
+def _publish(target: Path, write: Callable[[Path], object]) -> None:
+    """Write a temporary file beside `target`, then link it into place unless `target` exists."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
+        _link_exclusive(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _link_exclusive(tmp: Path, target: Path) -> None:
+    """Atomic create-if-absent: link(2) fails on an existing name, like open(O_EXCL)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise XMCBenchError(f"{target} already exists; refusing to overwrite it") from None
+    except OSError:  # no hard links on this filesystem: reserve the name, then fill it
+        try:
+            os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            raise XMCBenchError(f"{target} already exists; refusing to overwrite it") from None
+        os.replace(tmp, target)
+
+
+def _save_topk(path: Path, topk: TopK) -> None:
+    with open(path, "wb") as handle:
+        np.savez_compressed(
+            handle,
+            labels=np.asarray(topk.labels, dtype=np.int32),
+            scores=np.asarray(topk.scores, dtype=np.float32),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_records(
+    results_dir: Path, *, include_reported: bool = True, strict: bool = False
+) -> list[dict[str, Any]]:
+    """Every record under `results_dir` (each with its file in ``_path``), plus the paper's rows.
+
+    An unreadable file is skipped with a one-line RecordWarning naming it, or raises
+    XMCBenchError when `strict`; a missing folder simply holds no runs.
+    """
+    root = Path(results_dir)
+    records = []
+    for path in sorted(root.glob("*/*/*.json")) if root.is_dir() else []:
+        if path.name.startswith("."):
+            continue
+        try:
+            record = read_record(path)
+        except XMCBenchError as exc:
+            if strict:
+                raise
+            warnings.warn(f"skipping broken result file {exc}", RecordWarning, stacklevel=2)
+            continue
+        if include_reported or record.get("source") != "reported":
+            records.append({**record, "_path": str(path)})
+    if include_reported:
+        records.extend(reported_records())
+    return records
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """One record file, checked for the fields every table needs; XMCBenchError names the file."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise XMCBenchError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise XMCBenchError(f"{path}: cannot read ({exc})") from None
+    problem = _record_problem(record)
+    if problem:
+        raise XMCBenchError(f"{path}: {problem}")
+    return record
+
+
+def _record_problem(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    version = record.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        return f"schema_version {version!r} is newer than this xmcbench reads ({SCHEMA_VERSION})"
+    for field in ("dataset", "method"):
+        if not isinstance(record.get(field), str) or not record[field]:
+            return f"missing or empty {field!r}"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict):
+        return "missing 'metrics' object"
+    for name, value in metrics.items():
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            return f"metric {name!r} is {value!r}, not a number"
+    return None
+
+
+def load_topk(record_path: Path | str) -> TopK:
+    """The ranked predictions stored beside a record, to recompute metrics without retraining."""
+    path = Path(record_path)
+    record = read_record(path)
+    name = Path(record.get("topk_file") or f"{path.stem}.topk.npz").name  # never leave the folder
+    npz = path.parent / name
+    if not npz.is_file():
+        raise XMCBenchError(f"{path}: its top-k file {npz.name} is missing")
+    with np.load(npz, allow_pickle=False) as data:
+        labels, scores = data["labels"].astype(np.int32), data["scores"].astype(np.float32)
+    return TopK(labels=labels, scores=scores)
+
+
+# --------------------------------------------------------------------------- frame
+
+
+def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per record: identity columns, ``params_key``, ``variant`` and one column per metric.
+
+    ``variant`` is ``method`` or ``method (key=value, ...)`` naming only the params that differ
+    among the runs of that method on that dataset (reported and measured runs apart).
+    """
+    rows = [_frame_row(r) for r in records]
+    metric_cols = sorted({m for row in rows for m in row["_metrics"]}, key=_metric_sort_key)
+    for row in rows:
+        row.update(row.pop("_metrics"))
+    frame = pd.DataFrame(rows, columns=[c for c in _BASE_COLUMNS if c != "variant"] + metric_cols)
+    for col in [*metric_cols, "train_s", "predict_ms_per_doc", "model_bytes"]:
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    frame["seed"] = _int_column(frame["seed"])
+    frame.insert(3, "variant", _variant_labels(frame))
+    return frame
+
+
+def _int_column(values: pd.Series) -> pd.Series:
+    """Integer seeds stay integers next to missing ones (reported rows have no seed)."""
+    try:
+        return values.astype("Int64")
+    except (TypeError, ValueError):
+        return values
+
+
+def _frame_row(record: Mapping[str, Any]) -> dict[str, Any]:
+    timing = record.get("timing") or {}
+    metrics = {k: math.nan if v is None else float(v) for k, v in record.get("metrics", {}).items()}
+    return {
+        "run_id": record.get("run_id"),
+        "dataset": record["dataset"],
+        "method": record["method"],
+        "source": record.get("source") or "measured",
+        "citation": record.get("citation"),
+        "seed": record.get("seed"),
+        "params_key": params_key(record.get("params")),
+        "train_s": timing.get("train_s"),
+        "predict_ms_per_doc": timing.get("predict_ms_per_doc"),
+        "model_bytes": record.get("model_bytes"),
+        "created_at": record.get("created_at"),
+        "path": record.get("_path"),
+        "_metrics": metrics,
+    }
+
+
+def _metric_sort_key(name: str) -> tuple[int, int, str]:
+    family, _, k = name.partition("@")
+    return _FAMILY_ORDER.get(family, len(_FAMILY_ORDER)), int(k) if k.isdigit() else 0, name
+
+
+def _variant_labels(frame: pd.DataFrame) -> pd.Series:
+    """Label each row by method plus the params that differ within its (dataset, method, source)."""
+    labels = pd.Series(frame["method"].astype(str), index=frame.index, dtype=object)
+    if frame.empty:
+        return labels
+    for (_, method, _), group in frame.groupby(["dataset", "method", "source"], sort=False):
+        keys = group["params_key"].unique()
+        if len(keys) < 2:
+            continue
+        variants = {key: json.loads(key) for key in keys}
+        differing = _differing_params(list(variants.values()))
+        for key, params in variants.items():
+            shown = describe_params({k: params[k] for k in differing if k in params})
+            label = f"{method} ({shown})" if shown else method
+            labels[group.index[group["params_key"] == key]] = label
+    return labels
+
+
+def _differing_params(variants: list[dict[str, Any]]) -> list[str]:
+    """Sorted names of params whose value (or presence) is not the same in every variant."""
+    names = sorted({k for params in variants for k in params})
+    return [k for k in names if len({_param_json(p, k) for p in variants}) > 1]
+
+
+def _param_json(params: dict[str, Any], name: str) -> str | None:
+    return json.dumps(params[name], sort_keys=True) if name in params else None
+
+
+def describe_params(params: Mapping[str, Any]) -> str:
+    """``key=value, ...`` in key order; strings bare, anything else as JSON."""
+    return ", ".join(
+        f"{k}={v if isinstance(v, str) else json.dumps(v, sort_keys=True)}"
+        for k, v in sorted(params.items())
+    )

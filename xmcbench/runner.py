@@ -1,0 +1,243 @@
+"""`xmcbench run`: train, predict, evaluate and write one record. The harness owns the clock."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .errors import XMCBenchError
+from .metrics import inverse_propensity
+from .paths import models_dir
+from .plugins import Plugins
+from .registry import MethodSpec, MetricSpec
+from .types import Dataset, TopK
+
+SCHEMA_VERSION = 1
+DEFAULT_KS = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything `xmcbench run` was asked to do."""
+
+    method: str
+    dataset: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    prep: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    results_dir: Path = Path("results")
+    ks: Sequence[int] = DEFAULT_KS
+    progress: bool = True
+
+
+def evaluate_topk(
+    topk: TopK, dataset: Dataset, metrics: Sequence[MetricSpec], ks: Sequence[int]
+) -> dict[str, float]:
+    """Every registered metric at every k, on the test split; propensity fitted on train."""
+    inv_prop = inverse_propensity(dataset.train.labels, dataset.propensity_a, dataset.propensity_b)
+    inv_prop = _extend(inv_prop, dataset.test.n_labels)
+    results: dict[str, float] = {}
+    for spec in metrics:
+        for k in ks:
+            args = (topk.labels, dataset.test.labels, k)
+            value = (
+                spec.function(*args, inv_prop) if spec.needs_propensity else spec.function(*args)
+            )
+            results[f"{spec.name}@{k}"] = float(value)
+    return results
+
+
+def _extend(inv_prop: np.ndarray, n_labels: int) -> np.ndarray:
+    return (
+        inv_prop
+        if len(inv_prop) >= n_labels
+        else np.pad(inv_prop, (0, n_labels - len(inv_prop)), mode="edge")
+    )
+
+
+def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device: str) -> Any:
+    """Instantiate a method, turning a misspelled hyperparameter into a clear error."""
+    cls = spec.load()
+    merged = {**spec.params, **params}
+    accepted = inspect.signature(cls).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = sorted(set(merged) - set(accepted)) if not takes_any else []
+    if unknown:
+        import difflib
+
+        names = [n for n in accepted if n not in ("seed", "device")]
+        details = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, names, n=1)
+            details.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        takes = ", ".join(names) or "none"
+        raise XMCBenchError(
+            f"method {spec.name!r} has no parameter {', '.join(details)}; it takes: {takes}"
+        )
+    return cls(**merged, seed=seed, device=device)
+
+
+def effective_params(method: Any, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The method's resolved hyperparameters when it can say them, else the ones given."""
+    getter = getattr(method, "get_params", None)
+    params = dict(getter()) if callable(getter) else dict(given)
+    params.pop("seed", None)
+    return params
+
+
+def workdir_for(request: RunRequest, dataset: Dataset, params: Mapping[str, Any]) -> Path:
+    """A checkpoint folder that the same command finds again after an interruption."""
+    key = json.dumps(
+        [request.method, dict(params), request.seed, request.device, dataset.content_hash],
+        sort_keys=True,
+        default=str,
+    )
+    return models_dir() / "work" / hashlib.sha256(key.encode()).hexdigest()[:20]
+
+
+def folder_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def peak_rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+
+
+def environment(device: str) -> dict[str, Any]:
+    """Versions and machine facts recorded with every run; torch only if already imported."""
+    torch = sys.modules.get("torch")
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "xmcbench": __version__,
+        "numpy": np.__version__,
+        "scipy": _package_version("scipy"),
+        "torch": getattr(torch, "__version__", None),
+        "device": device,
+        "cpu_count": os.cpu_count(),
+        "git_sha": _git_sha(),
+        "host": platform.node(),
+    }
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _git_sha() -> str | None:
+    source = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(source), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if sha.returncode != 0:
+        return None
+    return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def run(request: RunRequest, plugins: Plugins, log=print) -> Path:
+    """Train, predict and score one method on one dataset; returns the record's path."""
+    from .data.resolve import load_dataset
+    from .results.store import new_run_id, write_run
+
+    spec = plugins.methods.get(request.method)
+    method_params = dict(request.params)
+    dataset = load_dataset(
+        request.dataset, plugins.datasets, options=dict(request.prep), progress=request.progress
+    )
+    log(
+        f"dataset {dataset.name}: {len(dataset.train)} train, "
+        f"{len(dataset.valid) if dataset.valid is not None else 0} valid, "
+        f"{len(dataset.test)} test, "
+        f"{dataset.n_labels} labels"
+    )
+    method = build_method(spec, method_params, request.seed, request.device)
+    params = effective_params(method, {**spec.params, **method_params})
+    workdir = workdir_for(request, dataset, params)
+    workdir.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    method.fit(dataset.train, dataset.valid, workdir)
+    train_s = time.perf_counter() - started
+
+    k = max(request.ks)
+    started = time.perf_counter()
+    topk = method.predict(dataset.test, k)
+    predict_s = time.perf_counter() - started
+    if topk.labels.shape != (len(dataset.test), k):
+        raise XMCBenchError(
+            f"method {spec.name!r} returned predictions of shape {topk.labels.shape}, "
+            f"expected {(len(dataset.test), k)}"
+        )
+
+    metrics = evaluate_topk(topk, dataset, list(plugins.metrics), request.ks)
+    run_id = new_run_id()
+    model_dir = models_dir() / run_id
+    method.save(model_dir)
+    device = getattr(method, "device_", None) or request.device
+    record = {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": "measured",
+        "citation": None,
+        "method": spec.name,
+        "plugin": spec.plugin,
+        "plugin_version": plugins.info[spec.plugin].version if spec.plugin in plugins.info else "",
+        "params": params,
+        "seed": request.seed,
+        "dataset": dataset.name,
+        "dataset_hash": dataset.content_hash,
+        "n_train": len(dataset.train),
+        "n_valid": len(dataset.valid) if dataset.valid is not None else 0,
+        "n_test": len(dataset.test),
+        "n_labels": dataset.n_labels,
+        "metrics": metrics,
+        "propensity": {"a": dataset.propensity_a, "b": dataset.propensity_b},
+        "timing": {
+            "train_s": round(train_s, 3),
+            "predict_s": round(predict_s, 3),
+            "predict_ms_per_doc": round(1000 * predict_s / max(len(dataset.test), 1), 4),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
+        },
+        "model_bytes": folder_bytes(model_dir),
+        "model_dir": str(model_dir),
+        "prep": dict(request.prep),
+        "env": environment(str(device)),
+    }
+    path = write_run(request.results_dir, record, topk)
+    shutil.rmtree(workdir, ignore_errors=True)  # finished: the next identical command starts afresh
+    return path
