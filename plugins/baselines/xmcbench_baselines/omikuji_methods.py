@@ -1,0 +1,246 @@
+"""Parabel and Bonsai through omikuji: one wrapper, the two differ only in clustering defaults.
+
+omikuji trains from a file in the Extreme Classification Repository format, so `fit` writes the
+split's TF-IDF rows there first. The defaults are omikuji 0.5.2's (its Parabel settings); the
+plugin registers "bonsai" with k=100 unbalanced k-means and depth 3, as omikuji's README does.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import omikuji
+import scipy.sparse as sp
+
+from xmcbench.errors import XMCBenchError
+from xmcbench.types import Split, TopK
+
+from .common import (
+    compact_labels,
+    default_threads,
+    log_tail,
+    native_output_to,
+    ranked_to_topk,
+    require_features,
+)
+
+LOSSES = {"hinge": omikuji.LossType.HINGE, "log": omikuji.LossType.LOG}
+
+
+class PartitionedLabelTrees:
+    """An omikuji forest of label trees with linear node classifiers (Parabel by default).
+
+    CPU-only: `device` is accepted and ignored. omikuji takes no seed (it draws k-means
+    initial centroids from a thread-local RNG), so repeated runs differ slightly.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_trees: int = 3,
+        min_branch_size: int = 100,
+        max_depth: int = 20,
+        centroid_threshold: float = 0.0,
+        collapse_every_n_layers: int = 0,
+        linear_loss: str = "hinge",
+        linear_c: float = 1.0,
+        linear_eps: float = 0.1,
+        linear_weight_threshold: float = 0.1,
+        linear_max_iter: int = 20,
+        cluster_k: int = 2,
+        cluster_balanced: bool = True,
+        cluster_eps: float = 0.0001,
+        cluster_min_size: int = 2,
+        beam_size: int = 10,
+        max_sparse_density: float = 0.1,
+        n_threads: int | None = None,
+        seed: int = 0,
+        device: str = "auto",
+    ) -> None:
+        if linear_loss not in LOSSES:
+            raise XMCBenchError(f"linear_loss must be one of {sorted(LOSSES)}, got {linear_loss!r}")
+        self.n_trees = n_trees
+        self.min_branch_size = min_branch_size
+        self.max_depth = max_depth
+        self.centroid_threshold = centroid_threshold
+        self.collapse_every_n_layers = collapse_every_n_layers
+        self.linear_loss = linear_loss
+        self.linear_c = linear_c
+        self.linear_eps = linear_eps
+        self.linear_weight_threshold = linear_weight_threshold
+        self.linear_max_iter = linear_max_iter
+        self.cluster_k = cluster_k
+        self.cluster_balanced = cluster_balanced
+        self.cluster_eps = cluster_eps
+        self.cluster_min_size = cluster_min_size
+        self.beam_size = beam_size  # prediction: beam width of the tree search
+        self.max_sparse_density = max_sparse_density  # prediction: densify denser weight vectors
+        self.n_threads = n_threads or default_threads()
+        self.seed = seed  # recorded for the contract; omikuji has no seed to pass it to
+        self.device = device
+        self.device_ = "cpu"
+        self.model_: omikuji.Model | None = None
+        self.label_map_: np.ndarray | None = None  # (L',) int32 model label -> dataset label
+        self._pristine: Path | None = None  # saved copy taken before densifying, for `save`
+
+    def get_params(self) -> dict[str, Any]:
+        """Every hyperparameter, as recorded with the result."""
+        return {
+            "n_trees": self.n_trees,
+            "min_branch_size": self.min_branch_size,
+            "max_depth": self.max_depth,
+            "centroid_threshold": self.centroid_threshold,
+            "collapse_every_n_layers": self.collapse_every_n_layers,
+            "linear_loss": self.linear_loss,
+            "linear_c": self.linear_c,
+            "linear_eps": self.linear_eps,
+            "linear_weight_threshold": self.linear_weight_threshold,
+            "linear_max_iter": self.linear_max_iter,
+            "cluster_k": self.cluster_k,
+            "cluster_balanced": self.cluster_balanced,
+            "cluster_eps": self.cluster_eps,
+            "cluster_min_size": self.cluster_min_size,
+            "beam_size": self.beam_size,
+            "max_sparse_density": self.max_sparse_density,
+            "n_threads": self.n_threads,
+        }
+
+    def _hyper_param(self) -> Any:
+        """omikuji's HyperParam struct filled from this object's settings."""
+        hp = omikuji.Model.default_hyper_param()
+        hp.n_trees = self.n_trees
+        hp.min_branch_size = self.min_branch_size
+        hp.max_depth = self.max_depth
+        hp.centroid_threshold = self.centroid_threshold
+        hp.collapse_every_n_layers = self.collapse_every_n_layers
+        hp.linear_loss_type = LOSSES[self.linear_loss].value
+        hp.linear_c = self.linear_c
+        hp.linear_eps = self.linear_eps
+        hp.linear_weight_threshold = self.linear_weight_threshold
+        hp.linear_max_iter = self.linear_max_iter
+        hp.cluster_k = self.cluster_k
+        hp.cluster_balanced = self.cluster_balanced
+        hp.cluster_eps = self.cluster_eps
+        hp.cluster_min_size = self.cluster_min_size
+        return hp
+
+    def fit(self, train: Split, valid: Split | None, workdir: Path) -> None:
+        """Write train as an XC-repository file in `workdir` and train omikuji on it."""
+        features = require_features(train, "omikuji")
+        self.label_map_, labels = compact_labels(train.labels)
+        workdir = Path(workdir)
+        workdir.mkdir(parents=True, exist_ok=True)
+        data_path = workdir / "omikuji-train.txt"
+        write_xc_repo_file(data_path, features, labels)
+        log_path = workdir / "omikuji.log"
+        try:
+            with native_output_to(log_path):
+                model = omikuji.Model.train_on_data(
+                    str(data_path), self._hyper_param(), n_threads=self.n_threads
+                )
+        except RuntimeError as error:
+            tail = log_tail(log_path)
+            raise XMCBenchError(f"omikuji failed to train: {error}\n{tail}") from error
+        data_path.unlink()
+        self._pristine = workdir / "omikuji-model"
+        _save_model(model, self._pristine, log_path)
+        self._use(model, log_path)
+
+    def _use(self, model: omikuji.Model, log_path: Path) -> None:
+        """Densify weights for fast prediction (as omikuji's CLI does) and set the thread pool."""
+        with native_output_to(log_path):
+            if self.max_sparse_density > 0:
+                model.densify_weights(self.max_sparse_density, n_threads=self.n_threads)
+            model.init_prediction_thread_pool(self.n_threads)
+        self.model_ = model
+
+    def predict(self, test: Split, k: int) -> TopK:
+        """Top k labels per document by omikuji's beam search over its trees.
+
+        omikuji predicts one document per call and releases the GIL inside it, so chunks of
+        documents run on `n_threads` Python threads (omikuji itself only spreads over trees).
+        """
+        model, label_map = self.model_, self.label_map_
+        if model is None or label_map is None:
+            raise RuntimeError("PartitionedLabelTrees.predict called before fit or load")
+        features = require_features(test, "omikuji")
+        if features.shape[1] > model.n_features:  # columns the model never saw cannot score
+            features = sp.csr_matrix(features[:, : model.n_features])
+        indices, data = features.indices.tolist(), features.data.tolist()
+        docs = [
+            list(zip(indices[start:end], data[start:end], strict=True))
+            for start, end in itertools.pairwise(features.indptr.tolist())
+        ]
+
+        def predict_chunk(chunk: list[list[tuple[int, float]]]) -> list[list[tuple[int, float]]]:
+            return [model.predict(doc, beam_size=self.beam_size, top_k=k) for doc in chunk]
+
+        size = max(1, -(-len(docs) // (4 * self.n_threads)))  # ~4 chunks per thread
+        chunks = [docs[i : i + size] for i in range(0, len(docs), size)]
+        with ThreadPoolExecutor(max_workers=self.n_threads) as pool:
+            ranked = [pairs for part in pool.map(predict_chunk, chunks) for pairs in part]
+        return ranked_to_topk(ranked, k, label_map)
+
+    def save(self, path: Path) -> None:
+        """omikuji's model folder (undensified), the label map and the params."""
+        if self.model_ is None or self.label_map_ is None:
+            raise RuntimeError("PartitionedLabelTrees.save called before fit or load")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        target = path / "omikuji"
+        pristine = self._pristine
+        if pristine is not None and pristine.is_dir():
+            if pristine.resolve() != target.resolve():  # saving where it was loaded from: keep
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(pristine, target)
+        else:  # the training workdir is gone: save the (densified) model itself
+            _save_model(self.model_, target, path / "omikuji.log")
+        np.save(path / "label_map.npy", self.label_map_)
+        (path / "params.json").write_text(json.dumps({**self.get_params(), "seed": self.seed}))
+
+    @classmethod
+    def load(cls, path: Path) -> PartitionedLabelTrees:
+        """A model saved by `save`, ready to predict."""
+        path = Path(path)
+        method = cls(**json.loads((path / "params.json").read_text()))
+        method.label_map_ = np.load(path / "label_map.npy")
+        log_path = path / "omikuji.log"
+        with native_output_to(log_path):
+            model = omikuji.Model.load(str(path / "omikuji"))
+        method._pristine = path / "omikuji"
+        method._use(model, log_path)
+        return method
+
+
+def _save_model(model: omikuji.Model, folder: Path, log_path: Path) -> None:
+    """omikuji's `save` into a fresh folder (it would add trees to an existing one)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    with native_output_to(log_path):
+        model.save(str(folder))
+
+
+def write_xc_repo_file(path: Path, features: sp.csr_matrix, labels: sp.csr_matrix) -> None:
+    """Write `n D L` then one `l1,l2 f:v f:v` line per row (the XC-repository BOW format)."""
+    n, n_features = features.shape
+    formats: dict[int, str] = {}  # nnz -> "%d:%.7g %d:%.7g ..." so each row is one % operation
+    with path.open("w") as out:
+        out.write(f"{n} {n_features} {labels.shape[1]}\n")
+        fi, li = features.indptr, labels.indptr
+        indices, values = features.indices, features.data.astype(np.float64)
+        label_ids = labels.indices
+        for row in range(n):
+            start, end = fi[row], fi[row + 1]
+            nnz = int(end - start)
+            pairs: list[Any] = [None] * (2 * nnz)  # f1, v1, f2, v2, ...
+            pairs[0::2] = indices[start:end].tolist()
+            pairs[1::2] = values[start:end].tolist()
+            fmt = formats.get(nnz) or formats.setdefault(nnz, " ".join(["%d:%.7g"] * nnz))
+            head = ",".join(map(str, label_ids[li[row] : li[row + 1]].tolist()))
+            out.write(f"{head} {fmt % tuple(pairs)}\n" if nnz else f"{head}\n")
