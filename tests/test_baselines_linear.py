@@ -137,6 +137,26 @@ def test_predictions_have_the_contract_shape_and_pad_with_minus_one(name, data, 
         assert len(set(real.tolist())) == len(real)
 
 
+def assert_same_ranking(before, after, tol: float = 1e-5) -> None:
+    """Same labels in the same order, except that labels whose scores tie within `tol` may swap.
+
+    omikuji keeps the trained model's weights dense in memory but saves them sparse, so a
+    reloaded model's scores differ in the last float bits and exact near-ties can reorder.
+    """
+    np.testing.assert_allclose(before.scores, after.scores, rtol=1e-5, atol=1e-6)
+    differ = before.labels != after.labels
+    if differ.any():
+        rows, cols = np.nonzero(differ)
+        scores = before.scores[rows]  # (m, k) the rows where labels moved
+        moved = before.scores[rows, cols][:, None]  # (m, 1)
+        tied = np.abs(scores - moved) <= tol
+        swapped_within_ties = [
+            set(before.labels[r][tied[i]]) == set(after.labels[r][tied[i]])
+            for i, r in enumerate(rows)
+        ]
+        assert all(swapped_within_ties), f"rankings differ beyond near-ties at rows {set(rows)}"
+
+
 @pytest.mark.parametrize("name", METHODS)
 def test_save_load_round_trip_predicts_identically(name, data, fitted, tmp_path):
     _, test = data
@@ -144,15 +164,14 @@ def test_save_load_round_trip_predicts_identically(name, data, fitted, tmp_path)
     method.save(tmp_path / "model")
     restored = type(method).load(tmp_path / "model")
     before, after = method.predict(test, 5), restored.predict(test, 5)
-    np.testing.assert_array_equal(before.labels, after.labels)
-    np.testing.assert_allclose(before.scores, after.scores, rtol=1e-6)
+    assert_same_ranking(before, after)
     assert restored.get_params() == method.get_params()
     restored.n_threads = 3  # omikuji predicts chunks on threads: same answers, same order
     threaded = restored.predict(test, 5)
-    np.testing.assert_array_equal(before.labels, threaded.labels)
+    np.testing.assert_array_equal(after.labels, threaded.labels)
     restored.save(tmp_path / "model")  # saving over the folder it was loaded from
     again = type(method).load(tmp_path / "model").predict(test, 5)
-    np.testing.assert_array_equal(before.labels, again.labels)
+    np.testing.assert_array_equal(after.labels, again.labels)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_cli
+from helpers import THIRD_PARTY, run_cli
 
 from xmcbench.cli import main, parse_value
 from xmcbench.data.resolve import local_files, resolve_spec
@@ -152,3 +152,12 @@ def test_set_values_are_parsed_as_json_numbers_lists_and_text():
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("true") is True
     assert parse_value("512,256") == [512, 256] and parse_value("[1, 2]") == [1, 2]
     assert parse_value("none") is None and parse_value("eurlex-4k") == "eurlex-4k"
+
+
+def test_a_value_the_method_rejects_is_one_line_naming_the_method(tmp_path: Path):
+    out = run_cli(
+        "run", "knn", "--dataset", "synthetic-tiny", "--set", "neighbours=many",
+        "--results", str(tmp_path), extra_path=THIRD_PARTY,
+    )
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: method 'knn': ") and out.stderr.strip().count("\n") == 0

@@ -6,7 +6,6 @@ It is declared in the `xmcbench` entry-point group and loaded like any third-par
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from .hookspecs import hookimpl
@@ -31,29 +30,28 @@ def register_methods(register: Callable[..., Any]) -> None:
 
 @hookimpl
 def register_datasets(register: Callable[..., Any]) -> None:
+    from .data.cards import builtin_cards
+    from .data.synthetic import PRESETS
+
     for name, (preset, description) in SYNTHETIC_DATASETS.items():
+        config = PRESETS[preset]
         register(
             DatasetSpec(
                 name=name,
                 title=f"Synthetic ({preset})",
                 aliases=("default",) if name == "synthetic" else (),
                 description=description + " Generated locally, deterministic, no network.",
-                builder="xmcbench.builtin:build_synthetic",
+                stats={
+                    "n_train": config.n_train,
+                    "n_test": config.n_test,
+                    "n_labels": config.n_labels,
+                },
+                builder="xmcbench.data.synthetic:build",
                 builder_args={"preset": preset, "seed": 0},
             )
         )
-    from .data.cards import builtin_cards
-
     for spec in builtin_cards():
         register(spec)
-
-
-def build_synthetic(dest: Path, preset: str, seed: int) -> None:
-    """Builder of the synthetic datasets: writes the raw-text layout into `dest`."""
-    from .data import synthetic
-
-    data = synthetic.generate(synthetic.PRESETS[preset], seed=seed)
-    synthetic.write_raw_layout(data, dest)
 
 
 @hookimpl

@@ -92,7 +92,10 @@ def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device:
         raise XMCBenchError(
             f"method {spec.name!r} has no parameter {', '.join(details)}; it takes: {takes}"
         )
-    return cls(**merged, seed=seed, device=device)
+    try:
+        return cls(**merged, seed=seed, device=device)
+    except (TypeError, ValueError) as exc:  # a rejected hyperparameter value
+        raise XMCBenchError(f"method {spec.name!r}: {exc}") from exc
 
 
 def effective_params(method: Any, given: Mapping[str, Any]) -> dict[str, Any]:

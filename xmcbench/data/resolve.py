@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import re
 from pathlib import Path
@@ -48,13 +49,16 @@ def local_files(spec: DatasetSpec, folder: Path | None = None, *, progress: bool
 def _built_folder(spec: DatasetSpec) -> Path:
     """Run the spec's builder into a folder keyed by its arguments; reuse it when complete."""
     assert spec.builder is not None
+    builder = import_object(spec.builder)
+    # the builder's own source is part of the key: a changed generator never reuses stale files
+    source = Path(inspect.getsourcefile(builder) or "")
+    code = source.read_bytes() if source.is_file() else b""
     key = hashlib.sha256(
-        json.dumps([spec.builder, dict(spec.builder_args)], sort_keys=True).encode()
+        json.dumps([spec.builder, dict(spec.builder_args)], sort_keys=True).encode() + code
     ).hexdigest()[:16]
     target = dataset_dir(spec.name) / "raw" / f"built-{key}"
     if (target / COMPLETE_MARKER).exists():
         return target
-    builder = import_object(spec.builder)
     with atomic_dir(target) as tmp:
         builder(tmp, **spec.builder_args)
         (tmp / COMPLETE_MARKER).write_text("")

@@ -19,6 +19,8 @@ class NearestNeighbours:
     """Scores labels by the summed cosine similarity of the `neighbours` closest training docs."""
 
     def __init__(self, *, neighbours: int = 10, seed: int = 0, device: str = "cpu") -> None:
+        if not isinstance(neighbours, int) or neighbours < 1:
+            raise ValueError(f"neighbours must be a positive integer, got {neighbours!r}")
         self.neighbours = neighbours
         self.seed = seed
         self.features_: sp.csr_matrix | None = None
