@@ -1,0 +1,92 @@
+"""Multi-label attention (paper eq. 2) and the label-shared fully connected + output layers.
+
+Scores either every label or a per-document candidate subset (for the levels of a label tree),
+keeping memory at O(batch x candidates x tokens), never batch x L x tokens for a subset.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class LabelAttention(nn.Module):
+    """One attention vector per label; softmax over each document's real tokens only."""
+
+    def __init__(self, n_labels: int, dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(n_labels, dim))  # (L, d)
+        nn.init.xavier_uniform_(self.weight)
+
+    def forward(
+        self, h: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(b, T, d) states, (b, T) real-token mask, (b, c) label ids | None -> alpha (b, T, c).
+
+        alpha[:, :, j] sums to 1 over real tokens and is exactly 0 on padding.
+        """
+        if candidates is None:
+            logits = torch.matmul(h, self.weight.t())  # (b, T, L), one matmul shared by the batch
+        else:
+            vectors = self.weight[candidates]  # (b, c, d)
+            logits = torch.bmm(h, vectors.transpose(1, 2))  # (b, T, c)
+        # in place: the matmul's backward needs its inputs, not this fresh output
+        logits.masked_fill_(~mask.unsqueeze(-1), float("-inf"))
+        return torch.softmax(logits, dim=1)  # over tokens
+
+
+class AttentionHead(nn.Module):
+    """Attention, then fully connected layers and an output layer shared by all labels -> logits.
+
+    impl "reference": context m_j = sum_i alpha_ij h_i, then FC1 (paper order).
+    impl "fast": FC1 is linear and alpha sums to 1, so W1 is applied to each h_i first
+    (u_i = W1 h_i, (b, T, f)) and the attention sums u; same function, far fewer operations
+    when labels outnumber tokens.
+    """
+
+    def __init__(
+        self, n_labels: int, in_dim: int, fc_sizes: tuple[int, ...], impl: str = "fast"
+    ) -> None:
+        super().__init__()
+        if impl not in ("fast", "reference"):
+            raise ValueError(f"unknown attention impl {impl!r}")
+        self.impl = impl
+        self.attention = LabelAttention(n_labels, in_dim)
+        self.first = nn.Linear(in_dim, fc_sizes[0])
+        layers: list[nn.Module] = []
+        for a, b in itertools.pairwise(fc_sizes):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.rest = nn.Sequential(*layers)
+        self.out = nn.Linear(fc_sizes[-1], 1)
+        for layer in [self.first, self.out, *[m for m in self.rest if isinstance(m, nn.Linear)]]:
+            nn.init.xavier_uniform_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    @torch.no_grad()
+    def set_prior(self, rate: float) -> None:
+        """Start every logit at log-odds(`rate`), the mean label frequency.
+
+        The model then need not spend its first epochs pushing all L scores down, a phase in
+        which it stalls at predicting popular labels (measured: P@5 left the popularity
+        plateau after ~280 steps instead of ~600 on the default synthetic dataset).
+        """
+        rate = min(max(rate, 1e-7), 0.5)
+        self.out.bias.fill_(math.log(rate / (1.0 - rate)))
+
+    def forward(
+        self, h: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(b, T, d) states, (b, T) mask, (b, c) candidates | None -> logits (b, c) or (b, L)."""
+        alpha = self.attention(h, mask, candidates)  # (b, T, c)
+        if self.impl == "fast":
+            u = torch.matmul(h, self.first.weight.t())  # (b, T, f)
+            z = torch.baddbmm(self.first.bias, alpha.transpose(1, 2), u)  # (b, c, f)
+        else:
+            context = torch.bmm(alpha.transpose(1, 2), h)  # (b, c, d)
+            z = self.first(context)  # (b, c, f)
+        z = self.rest(F.relu(z, inplace=True))  # (b, c, f_last); z is a fresh activation
+        return self.out(z).squeeze(-1)  # (b, c)

@@ -1,0 +1,294 @@
+"""Training loop for any deep XMC model: Adam, adaptive clipping, SWA, early stopping, resume.
+
+The model maps a padded batch to logits: ``model(tokens (b, T), lengths (b,))`` for every label,
+or ``model(tokens, lengths, candidates (b, c))`` for a candidate subset; the loss is binary
+cross-entropy against the batch's targets of the same shape. Validation is a callable returning
+at least "p@5" and "ndcg@5"; the best weights (by nDCG@5) and a resume checkpoint go to `workdir`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import checkpoint
+from .batching import Batch
+from .clipping import AdaptiveClipper
+from .progress import TrainingProgress
+from .swa import WeightAverage
+
+Evaluator = Callable[[nn.Module], dict[str, float]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train (paper §3.3 and the authors' code); see `params.Hyperparams` for meanings."""
+
+    epochs: int
+    lr: float = 1e-3
+    swa: bool = True
+    swa_warmup: int = 10
+    eval_every: int = 100
+    patience: int = 50
+    clip_factor: float = 5.0
+    clip_window: int = 5
+    max_steps: int | None = None
+    precision: str = "fp32"
+    progress: bool = True
+
+
+class BatchSource(Protocol):
+    """Training data: a fixed number of batches per epoch, in an order set by the epoch alone."""
+
+    @property
+    def n_batches(self) -> int: ...
+
+    def batches(self, epoch: int, skip: int = 0) -> Iterator[Batch]: ...
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every resume checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    batch_in_epoch: int = 0
+    best_score: float = -math.inf
+    best_step: int = -1
+    bad_evals: int = 0
+    last_eval_step: int = -1
+    finished: bool = False
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
+    """Mixed-precision context for the forward pass: bf16 on CPU or GPU, fp16 on GPU only."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' on CPU")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def build_optimizers(model: nn.Module, lr: float) -> list[torch.optim.Optimizer]:
+    """Adam for dense parameters; SparseAdam for sparse-gradient embeddings (seen rows only)."""
+    sparse = [
+        m.weight
+        for m in model.modules()
+        if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad
+    ]
+    sparse_ids = {id(p) for p in sparse}
+    dense = [p for p in model.parameters() if p.requires_grad and id(p) not in sparse_ids]
+    optimizers: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
+    if sparse:
+        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
+    return optimizers
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl-C until the block ends, so an update or a checkpoint is never left half done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            raise KeyboardInterrupt
+
+
+class Trainer:
+    """Trains `model` in place; after `fit` it holds the best (possibly averaged) weights."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainConfig,
+        device: torch.device,
+        workdir: Path,
+        fingerprint: str,
+        on_step: Callable[[int], None] | None = None,
+    ) -> None:
+        self.model, self.config, self.device = model, config, device
+        self.workdir, self.fingerprint, self.on_step = Path(workdir), fingerprint, on_step
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizers = build_optimizers(model, config.lr)
+        self.clipper = AdaptiveClipper(config.clip_factor, config.clip_window)
+        self.swa = WeightAverage()
+        use_scaler = config.precision == "fp16" and device.type == "cuda"
+        self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        self._boundary_rng = checkpoint.rng_state()  # RNG state after the last completed step
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save_resume(self, state: TrainState) -> None:
+        checkpoint.save(
+            {
+                "fingerprint": self.fingerprint,
+                "state": dataclasses.asdict(state),
+                "model": self.model.state_dict(),
+                "optimizers": [opt.state_dict() for opt in self.optimizers],
+                "swa": self.swa.state_dict(),
+                "clipper": self.clipper.state_dict(),
+                "scaler": self.scaler.state_dict(),
+                "rng": self._boundary_rng,
+            },
+            self.workdir / checkpoint.RESUME_FILE,
+        )
+        checkpoint.write_summary(
+            self.workdir, self.fingerprint, state.step, state.epoch, state.finished
+        )
+
+    def _restore(self, log: Callable[[str], None]) -> TrainState:
+        path = self.workdir / checkpoint.RESUME_FILE
+        if not path.exists():
+            return TrainState()
+        saved = checkpoint.load(path, self.device)
+        if saved.get("fingerprint") != self.fingerprint:
+            log(f"checkpoint {path} was written for other settings or data; starting afresh")
+            return TrainState()
+        self.model.load_state_dict(saved["model"])
+        for opt, opt_state in zip(self.optimizers, saved["optimizers"], strict=True):
+            opt.load_state_dict(opt_state)
+        self.swa.load_state_dict(saved["swa"], self.device)
+        self.clipper.load_state_dict(saved["clipper"])
+        self.scaler.load_state_dict(saved["scaler"])
+        checkpoint.set_rng_state(saved["rng"])
+        self._boundary_rng = checkpoint.rng_state()
+        state = TrainState(**saved["state"])
+        best_path = self.workdir / checkpoint.BEST_FILE
+        if best_path.exists():  # trust the best file if it is newer than the resume checkpoint
+            best = checkpoint.load(best_path, "cpu")
+            state.best_score, state.best_step = float(best["score"]), int(best["step"])
+        return state
+
+    # ------------------------------------------------------------------ one step, one validation
+    def train_step(self, batch: Batch) -> float:
+        """One optimizer step: forward, BCE loss, backward, clipping, update; returns the loss."""
+        self.model.train()
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        batch = batch.to(self.device)
+        args = (batch.tokens, batch.lengths) + (
+            () if batch.candidates is None else (batch.candidates,)
+        )
+        with autocast(self.device, self.config.precision):
+            logits = self.model(*args)
+        loss = F.binary_cross_entropy_with_logits(logits.float(), batch.targets)
+        self.scaler.scale(loss).backward()
+        for opt in self.optimizers:
+            self.scaler.unscale_(opt)
+        self.clipper(self.params)
+        with deferred_interrupt():
+            for opt in self.optimizers:
+                self.scaler.step(opt)
+            self.scaler.update()
+        return float(loss.detach())
+
+    def _validate(
+        self, state: TrainState, evaluate: Evaluator, loss: float, progress: TrainingProgress
+    ) -> None:
+        """SWA snapshot, validation with the averaged weights, best/resume checkpoints."""
+        with deferred_interrupt():
+            if self.swa.started:
+                self.swa.update(self.model)
+            with self.swa.swapped_in(self.model):
+                metrics = evaluate(self.model)
+                score = float(metrics["ndcg@5"])
+                if score > state.best_score:
+                    state.best_score, state.best_step, state.bad_evals = score, state.step, 0
+                    checkpoint.save(
+                        {"step": state.step, "score": score, "model": self.model.state_dict()},
+                        self.workdir / checkpoint.BEST_FILE,
+                    )
+                else:
+                    state.bad_evals += 1
+            state.last_eval_step = state.step
+            epoch = min(state.epoch, self.config.epochs - 1) + 1  # 1-based, for people
+            state.history.append(
+                {
+                    "step": state.step,
+                    "epoch": epoch,
+                    "loss": loss,
+                    "p@5": float(metrics["p@5"]),
+                    "ndcg@5": score,
+                }
+            )
+            self._save_resume(state)
+        progress.evaluated(float(metrics["p@5"]), score)
+        swa_note = f" swa x{self.swa.count}" if self.swa.started else ""
+        progress.log(
+            f"step {state.step} epoch {epoch}: loss {loss:.4f} P@5 {metrics['p@5']:.4f} "
+            f"nDCG@5 {score:.4f} best {state.best_score:.4f}@{state.best_step} "
+            f"patience {state.bad_evals}/{self.config.patience}{swa_note}"
+        )
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self, data: BatchSource, evaluate: Evaluator) -> TrainState:
+        """Train (or resume) until the epochs, `max_steps` or the patience run out."""
+        cfg = self.config
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        total = cfg.epochs * data.n_batches
+        total = min(total, cfg.max_steps) if cfg.max_steps else total
+        eval_every = max(1, min(cfg.eval_every, data.n_batches))  # at least once per epoch
+        progress = TrainingProgress(total, enabled=cfg.progress)
+        state = self._restore(progress.log)
+        saved_finished = state.finished
+        if state.step > 0:
+            progress.log(
+                f"resuming from step {state.step} (epoch {state.epoch + 1})"
+                + (" - already finished" if state.finished else "")
+            )
+        loss = math.nan
+        try:
+            with progress.running(done=state.step):
+                while not state.finished and state.epoch < cfg.epochs:
+                    if cfg.swa and state.epoch >= cfg.swa_warmup and not self.swa.started:
+                        self.swa.update(self.model)  # first snapshot: SWA starts here
+                        progress.log(f"SWA starts at epoch {state.epoch + 1}")
+                    for batch in data.batches(state.epoch, skip=state.batch_in_epoch):
+                        loss = self.train_step(batch)
+                        state.step += 1
+                        state.batch_in_epoch += 1
+                        self._boundary_rng = checkpoint.rng_state()
+                        progress.step(state.epoch, loss)
+                        if self.on_step is not None:
+                            self.on_step(state.step)
+                        if state.step % eval_every == 0:
+                            self._validate(state, evaluate, loss, progress)
+                            state.finished = state.bad_evals >= cfg.patience
+                        if cfg.max_steps and state.step >= cfg.max_steps:
+                            state.finished = True
+                        if state.finished:
+                            break
+                    else:
+                        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+                if state.last_eval_step != state.step:
+                    self._validate(state, evaluate, loss, progress)
+                if not saved_finished:
+                    state.finished = True
+                    self._save_resume(state)
+        except KeyboardInterrupt:
+            self._save_resume(state)
+            progress.log(f"interrupted at step {state.step}; checkpoint saved in {self.workdir}")
+            raise
+        best = checkpoint.load(self.workdir / checkpoint.BEST_FILE, self.device)
+        self.model.load_state_dict(best["model"])
+        return state

@@ -1,0 +1,236 @@
+"""Level-wise training of one label tree (paper §2.3, §2.5, Algorithm 3) on the shared engine.
+
+Level 1 is a flat model over the root's children. Level d > 1 scores a fixed number of
+candidates per document (children of C parents: positives first, then level d-1's beam) and
+starts from level d-1's weights except the attention vectors. Each finished level is saved in
+``workdir/level-<d>/level.pt``; an interrupted run resumes at that level from the engine's
+checkpoint, without retraining the levels above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from torch import nn
+
+from xmcbench.io import atomic_path
+from xmcbench.metrics import ndcg_at_k, precision_at_k
+from xmcbench.types import Split
+
+from . import checkpoint
+from .batching import FlatTrainingData
+from .beam import beam_search
+from .candidates import CandidateTrainingData, select_parents
+from .embedding_init import initial_embeddings
+from .engine import Evaluator, TrainConfig, Trainer
+from .model import AttentionXMLNet, ModelConfig
+from .params import FIELDS, Hyperparams
+from .predict import PredictConfig, flat_evaluator
+from .tree import LabelTree
+
+LEVEL_FILE = "level.pt"  # a finished level: fingerprint + weights
+PARENTS_FILE = "parents.npy"  # (n_train, C) training parents of a level, reused on resume
+ATTENTION_KEYS = ("head.attention.",)  # per-node parameters: never copied between levels
+
+
+@dataclass
+class TreeModel:
+    """One trained tree: the tree and one network per level (level 1 first)."""
+
+    tree: LabelTree
+    nets: list[AttentionXMLNet]
+    tree_id: int = 0
+
+
+def model_config(hp: Hyperparams, vocab_size: int, n_outputs: int) -> ModelConfig:
+    """The network shape for a level with `n_outputs` nodes."""
+    shared = {f.name for f in dataclasses.fields(ModelConfig)} & set(FIELDS)
+    return ModelConfig(
+        vocab_size=vocab_size, n_labels=n_outputs, **{name: getattr(hp, name) for name in shared}
+    )
+
+
+def init_from_level_above(net: nn.Module, above: nn.Module) -> list[str]:
+    """Copy `above` into `net` except the attention layer (§2.5); returns the copied names."""
+    own = net.state_dict()
+    copied = {
+        name: value
+        for name, value in above.state_dict().items()
+        if not name.startswith(ATTENTION_KEYS) and name in own and own[name].shape == value.shape
+    }
+    net.load_state_dict(copied, strict=False)
+    return sorted(copied)
+
+
+def epochs_of_level(hp: Hyperparams, level: int) -> int:
+    """`level_epochs[level - 1]` (the last entry for deeper levels), else `epochs`."""
+    if not hp.level_epochs:
+        return hp.epochs
+    return hp.level_epochs[min(level, len(hp.level_epochs)) - 1]
+
+
+def candidate_count(hp: Hyperparams, tree: LabelTree, level: int) -> int:
+    """Fixed candidates per document at `level` > 1: `level_candidates`, else C x widest parent."""
+    return hp.level_candidates or hp.candidates * tree.levels[level - 1].max_children
+
+
+def level_evaluator(
+    valid: Split,
+    tree: LabelTree,
+    level: int,
+    parents: np.ndarray,
+    parent_scores: np.ndarray,
+    config: PredictConfig,
+) -> Evaluator:
+    """P@5 and nDCG@5 of level `level`'s nodes on `valid`, continuing the fixed beam above it."""
+    truth = tree.node_labels(valid.labels, level)  # (n, nodes at level)
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        nodes, _ = beam_search(
+            [model], tree, valid, 5, 5, config, first_level=level, parents=parents,
+            parent_scores=parent_scores,
+        )  # fmt: skip
+        return {"p@5": precision_at_k(nodes, truth, 5), "ndcg@5": ndcg_at_k(nodes, truth, 5)}
+
+    return evaluate
+
+
+def _with_labels(split: Split, labels: sp.csr_matrix) -> Split:
+    return dataclasses.replace(split, labels=labels)
+
+
+class LevelTrainer:
+    """Trains the levels of one tree in turn, each with the engine, resuming per level."""
+
+    def __init__(
+        self,
+        hp: Hyperparams,
+        device: torch.device,
+        seed: int,
+        fingerprint: dict[str, Any],
+        progress: bool = True,
+        on_step: Callable[[int, int], None] | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.hp, self.device, self.seed, self.base = hp, device, seed, fingerprint
+        self.progress, self.on_step, self.log = progress, on_step, log
+        self.predict_config = PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
+        self.seconds: dict[int, float] = {}  # wall time per level trained here (0 when loaded)
+
+    def _train_config(self, level: int) -> TrainConfig:
+        names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "progress"]
+        values = {name: getattr(self.hp, name) for name in names}
+        values["epochs"] = epochs_of_level(self.hp, level)
+        return TrainConfig(**values, progress=self.progress)
+
+    def train(
+        self, tree: LabelTree, train: Split, valid: Split, workdir: Path, tree_id: int = 0
+    ) -> TreeModel:
+        """Train (or resume) every level of `tree` top-down; returns the finished model."""
+        nets: list[AttentionXMLNet] = []
+        for level in range(1, tree.height + 2):
+            nets.append(self._level(tree, level, nets, train, valid, Path(workdir), tree_id))
+        return TreeModel(tree, nets, tree_id)
+
+    def _level(
+        self,
+        tree: LabelTree,
+        level: int,
+        nets: list[AttentionXMLNet],
+        train: Split,
+        valid: Split,
+        workdir: Path,
+        tree_id: int,
+    ) -> AttentionXMLNet:
+        hp, seed = self.hp, self.seed
+        config = model_config(hp, len(train.vocab), tree.n_nodes(level))
+        run = {**self.base, "level": level, "tree_id": tree_id, "seed": seed}
+        run["epochs"] = epochs_of_level(hp, level)
+        fingerprint = checkpoint.fingerprint(run)
+        level_dir = workdir / f"level-{level}"
+        done = level_dir / LEVEL_FILE
+        if done.exists():
+            saved = checkpoint.load(done, "cpu")
+            if saved["fingerprint"] == fingerprint:
+                self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
+                net = AttentionXMLNet(config)
+                net.load_state_dict(saved["model"])
+                return net.to(self.device).eval()
+        level_dir.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        self.log(f"tree {tree_id} level {level}/{tree.height + 1}: {tree.n_nodes(level):,} nodes")
+        summary = checkpoint.read_summary(level_dir)
+        resuming = summary is not None and summary["fingerprint"] == fingerprint
+        torch.manual_seed(seed * 1000 + level)
+        embedding = None
+        if level == 1 and not resuming:
+            embedding = initial_embeddings(
+                hp.embedding_init, train, hp.embedding_dim, seed=seed, window=hp.ppmi_window,
+                max_words=hp.ppmi_max_words, max_len=hp.max_len,
+            )  # fmt: skip
+        net = AttentionXMLNet(config, embedding).to(self.device)
+        if level > 1:
+            init_from_level_above(net, nets[-1])
+        data: Any
+        if level == 1:
+            data = FlatTrainingData(
+                _with_labels(train, tree.node_labels(train.labels, 1)), hp.batch_size,
+                hp.max_len, seed,
+            )  # fmt: skip
+            node_valid = _with_labels(valid, tree.node_labels(valid.labels, 1))
+            evaluate = flat_evaluator(node_valid, self.predict_config)
+        else:
+            parents = self._training_parents(tree, level, nets, train, level_dir, fingerprint)
+            count = candidate_count(hp, tree, level)
+            data = CandidateTrainingData(
+                train, tree, level, parents, count, hp.batch_size, hp.max_len, seed
+            )
+            v_nodes, v_scores = beam_search(
+                nets, tree, valid, hp.candidates, hp.candidates, self.predict_config
+            )  # (n_valid, C) beam of level d-1, without its truth
+            evaluate = level_evaluator(valid, tree, level, v_nodes, v_scores, self.predict_config)
+
+        def on_step(step: int) -> None:
+            if self.on_step is not None:
+                self.on_step(level, step)
+
+        trainer = Trainer(net, self._train_config(level), self.device, level_dir, fingerprint,
+                          on_step)  # fmt: skip
+        trainer.fit(data, evaluate)
+        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+        checkpoint.save({"fingerprint": fingerprint, "model": weights}, done)
+        self.seconds[level] = time.perf_counter() - started
+        self.log(f"tree {tree_id} level {level}: trained in {self.seconds[level]:.1f} s")
+        return net.eval()
+
+    def _training_parents(
+        self,
+        tree: LabelTree,
+        level: int,
+        nets: list[AttentionXMLNet],
+        train: Split,
+        level_dir: Path,
+        fingerprint: str,
+    ) -> np.ndarray:
+        """(n_train, C) parents at level-1: positives first, then the beam (cached on disk)."""
+        path = level_dir / PARENTS_FILE
+        tag = level_dir / (PARENTS_FILE + ".fingerprint")
+        if path.exists() and tag.exists() and tag.read_text() == fingerprint:
+            return np.load(path)
+        c, started = self.hp.candidates, time.perf_counter()
+        nodes, _ = beam_search(nets, tree, train, c, c, self.predict_config)  # (n, C)
+        parents = select_parents(nodes, tree.node_labels(train.labels, level - 1), c)
+        self.log(f"level {level}: candidates of {len(train):,} docs in "
+                 f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        with atomic_path(path) as tmp, tmp.open("wb") as fh:
+            np.save(fh, parents.astype(np.int32))
+        tag.write_text(fingerprint)
+        return parents.astype(np.int32)

@@ -1,0 +1,260 @@
+"""AttentionXML as an xmcbench method: sklearn-style estimator around the model and the engine."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from xmcbench.io import write_json
+from xmcbench.types import Split, TopK
+
+from . import __version__, checkpoint, tree_method
+from .batching import FlatTrainingData, carve_validation
+from .embedding_init import initial_embeddings
+from .engine import TrainConfig, Trainer
+from .model import AttentionXMLNet, ModelConfig
+from .params import FIELDS, Hyperparams
+from .predict import PredictConfig, flat_evaluator, predict_topk
+from .presets import resolve
+
+VALID_SEED = 1240  # fixed: every seed holds out the same validation documents
+WEIGHTS_FILE, PARAMS_FILE = "weights.pt", "params.json"
+
+
+def resolve_device(device: str) -> torch.device:
+    """ "auto" picks CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(device)
+
+
+class AttentionXML:
+    """Flat AttentionXML (label tree = root + L leaves): BiLSTM + one attention vector per label.
+
+    Every hyperparameter is a keyword (see `params.Hyperparams`); None means "take it from the
+    preset" (default preset: "cpu"). `get_params()` returns the resolved values.
+    """
+
+    name = "attentionxml"
+    # The swappable model-building step: subclasses (the deep baselines) set their own network,
+    # its config dataclass, hyperparameter names and preset resolver; fit/predict/save/load stay.
+    model_class: Callable[..., nn.Module] = AttentionXMLNet
+    config_class: Callable[..., Any] = ModelConfig
+    fields: tuple[str, ...] = FIELDS
+    resolve_params = staticmethod(resolve)
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        progress: bool = True,
+        embedding_dim: int | None = None,
+        embedding_init: str | None = None,
+        freeze_embedding: bool | None = None,
+        hidden_size: int | None = None,
+        fc_sizes: tuple[int, ...] | list[int] | None = None,
+        embedding_dropout: float | None = None,
+        encoder_dropout: float | None = None,
+        attention_impl: str | None = None,
+        max_len: int | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        swa: bool | None = None,
+        swa_warmup: int | None = None,
+        eval_every: int | None = None,
+        patience: int | None = None,
+        clip_factor: float | None = None,
+        clip_window: int | None = None,
+        valid_size: int | None = None,
+        max_steps: int | None = None,
+        precision: str | None = None,
+        sparse_embedding: bool | None = None,
+        predict_batch_size: int | None = None,
+        ppmi_window: int | None = None,
+        ppmi_max_words: int | None = None,
+        tree_height: int | None = None,
+        tree_k: int | None = None,
+        tree_m: int | None = None,
+        candidates: int | None = None,
+        level_candidates: int | None = None,
+        trees: int | None = None,
+        tree_id: int | None = None,
+        level_epochs: tuple[int, ...] | list[int] | None = None,
+    ) -> None:
+        given = {k: v for k, v in locals().items() if k in FIELDS}
+        self._setup(preset, seed, device, progress, given)
+
+    def _setup(
+        self, preset: str | None, seed: int, device: str, progress: bool, given: dict[str, Any]
+    ) -> None:
+        """Store the settings and explicit hyperparameters; shared with subclasses' __init__."""
+        self.preset, self.seed, self.device, self.progress = preset, seed, device, progress
+        for key, value in given.items():
+            setattr(self, key, value)
+        self.resolve_params(preset, given)  # fail early on a bad preset or value
+        self.step_callback: Callable[[int], None] | None = None  # called after each step (tests)
+        self.model_: nn.Module | None = None
+        self.device_: str | None = None  # the device actually used, once fitted or loaded
+        self.history_: list[dict[str, float]] = []
+        self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
+
+    # ------------------------------------------------------------------ parameters
+    def hyperparams(self) -> Hyperparams:  # a subclass's own dataclass for the deep baselines
+        """The resolved hyperparameters: preset values overridden by the explicit ones."""
+        return self.resolve_params(self.preset, {k: getattr(self, k) for k in self.fields})[1]
+
+    def get_params(self) -> dict[str, Any]:
+        """Effective hyperparameters as the harness records them (preset name, seed, device too)."""
+        preset, hp = self.resolve_params(self.preset, {k: getattr(self, k) for k in self.fields})
+        return {
+            "preset": preset,
+            **hp.as_dict(),
+            "seed": self.seed,
+            "device": str(resolve_device(self.device)),
+        }
+
+    @classmethod
+    def _model_config(cls, hp: Any, vocab_size: int, n_labels: int) -> Any:
+        shared = {f.name for f in dataclasses.fields(cls.config_class)} & set(cls.fields)
+        return cls.config_class(
+            vocab_size=vocab_size, n_labels=n_labels, **{name: getattr(hp, name) for name in shared}
+        )
+
+    def _predict_config(self, hp: Any, device: torch.device) -> PredictConfig:
+        return PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
+
+    # ------------------------------------------------------------------ fit / predict
+    def fit(self, train: Split, valid: Split | None, workdir: Path) -> None:
+        """Train on `train`, validating on `valid` (or on documents held out of `train`)."""
+        hp, device, workdir = self.hyperparams(), resolve_device(self.device), Path(workdir)
+        if tree_method.uses_tree(hp):  # label tree (levels.py) or an ensemble of trees
+            return tree_method.fit_trees(self, train, valid, workdir)
+        if valid is None:
+            keep, held = carve_validation(len(train), hp.valid_size, VALID_SEED)
+            train, valid = train.subset(keep), train.subset(held, name="valid")
+        elif len(valid) > hp.valid_size:  # bound the cost of each validation
+            rows = np.random.default_rng(VALID_SEED).choice(
+                len(valid), hp.valid_size, replace=False
+            )
+            valid = valid.subset(np.sort(rows))
+        config = self._model_config(hp, len(train.vocab), train.n_labels)
+        run = {
+            "params": hp.as_dict(),
+            "seed": self.seed,
+            "device": device.type,
+            "n_train": len(train),
+            "n_valid": len(valid),
+            "model": dataclasses.asdict(config),
+            "label_nnz": int(train.labels.nnz),
+            "tokens": len(train.tokens),
+        }
+        fingerprint = checkpoint.fingerprint(run)
+        summary = checkpoint.read_summary(workdir)
+        resuming = summary is not None and summary["fingerprint"] == fingerprint
+
+        torch.manual_seed(self.seed)
+        embedding = None
+        if not resuming:  # a resumed run loads its weights from the checkpoint instead
+            embedding = initial_embeddings(
+                hp.embedding_init,
+                train,
+                hp.embedding_dim,
+                seed=self.seed,
+                window=hp.ppmi_window,
+                max_words=hp.ppmi_max_words,
+                max_len=hp.max_len,
+            )
+        model = self.model_class(config, embedding)
+        set_prior = getattr(model, "set_label_prior", None)  # output bias at the label frequency
+        if callable(set_prior):
+            set_prior(train.labels.nnz / max(1, len(train) * train.n_labels))
+        model = model.to(device)
+        train_config = TrainConfig(
+            **{
+                f.name: getattr(hp, f.name)
+                for f in dataclasses.fields(TrainConfig)
+                if f.name != "progress"
+            },
+            progress=self.progress,
+        )
+        trainer = Trainer(model, train_config, device, workdir, fingerprint, self.step_callback)
+        data = FlatTrainingData(train, hp.batch_size, hp.max_len, self.seed)
+        state = trainer.fit(data, flat_evaluator(valid, self._predict_config(hp, device)))
+        self.model_, self.history_, self.device_ = model.eval(), state.history, str(device)
+
+    def predict(self, test: Split, k: int) -> TopK:
+        """Top-k labels (int32) and sigmoid scores (float32) per test document."""
+        if self.tree_models_ is not None:
+            return tree_method.predict_trees(self, test, k)
+        if self.model_ is None:
+            raise RuntimeError(f"{type(self).__name__}.predict called before fit or load")
+        hp = self.hyperparams()
+        device = next(self.model_.parameters()).device
+        return predict_topk(
+            self.model_, test, k, self._predict_config(hp, device), self.model_.config.n_labels
+        )
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: Path) -> None:
+        """A folder with the weights (weights.pt) and the parameters (params.json)."""
+        if self.tree_models_ is not None:
+            return tree_method.save_trees(self, path)
+        if self.model_ is None:
+            raise RuntimeError(f"{type(self).__name__}.save called before fit or load")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        weights = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
+        checkpoint.save(weights, path / WEIGHTS_FILE)
+        config = dataclasses.asdict(self.model_.config)
+        write_json(
+            path / PARAMS_FILE,
+            {
+                "method": self.name,
+                "plugin_version": __version__,
+                "params": self.get_params(),
+                "model_config": config,
+            },
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> AttentionXML:
+        """Rebuild a saved model; it runs on CUDA when available."""
+        path = Path(path)
+        saved = json.loads((path / PARAMS_FILE).read_text(encoding="utf-8"))
+        params = dict(saved["params"])
+        preset, seed = params.pop("preset"), params.pop("seed")
+        params.pop("device", None)
+        method = cls(preset, seed=seed, device="auto", **params)
+        if "label_trees" in saved:  # a label tree or an ensemble: see tree_method.py
+            device = resolve_device("auto")
+            models = tree_method.load_tree_models(path, saved["label_trees"])
+            method.tree_models_, method.device_ = models, str(device)
+            for model in models:
+                model.nets = [net.to(device) for net in model.nets]
+            return method
+        config = saved["model_config"]
+        config = cls.config_class(
+            **{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
+        )
+        model = cls.model_class(config)
+        model.load_state_dict(checkpoint.load(path / WEIGHTS_FILE, "cpu"))
+        device = resolve_device("auto")
+        method.model_, method.device_ = model.to(device).eval(), str(device)
+        return method
+
+    @staticmethod
+    def merge(paths: list[Path]) -> AttentionXML:
+        """One ensemble from saved models of separate trees (``tree_id=i`` jobs) of one setting."""
+        return tree_method.merge_models(paths)

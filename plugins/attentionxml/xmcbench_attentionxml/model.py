@@ -1,0 +1,96 @@
+"""The attention-aware deep model of AttentionXML (paper §2.4): embedding, BiLSTM, attention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .attention import AttentionHead
+from .encoder import BiLSTMEncoder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network; everything needed to rebuild it before loading weights."""
+
+    vocab_size: int
+    n_labels: int
+    embedding_dim: int = 300
+    hidden_size: int = 256
+    fc_sizes: tuple[int, ...] = (256,)
+    embedding_dropout: float = 0.2
+    encoder_dropout: float = 0.5
+    attention_impl: str = "fast"
+    freeze_embedding: bool = False
+    sparse_embedding: bool = False
+
+
+def make_embedding(
+    vocab_size: int, dim: int, matrix: np.ndarray | None, *, freeze: bool, sparse: bool
+) -> nn.Embedding:
+    """Word embeddings (row 0 = padding, kept zero), optionally initialised from `matrix`.
+
+    Shared with the deep baselines (XML-CNN, BiLSTM + max-pool) so every model starts alike.
+    """
+    layer = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=sparse and not freeze)
+    if matrix is not None:
+        if matrix.shape != (vocab_size, dim):
+            raise ValueError(
+                f"embedding matrix {matrix.shape} does not fit the vocabulary ({vocab_size}, {dim})"
+            )
+        with torch.no_grad():
+            layer.weight.copy_(torch.from_numpy(np.asarray(matrix, dtype=np.float32)))
+            layer.weight[0].zero_()
+    layer.weight.requires_grad_(not freeze)
+    return layer
+
+
+class AttentionXMLNet(nn.Module):
+    """Maps a padded batch of token ids to one logit per label (or per candidate label)."""
+
+    def __init__(self, config: ModelConfig, embedding: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = make_embedding(
+            config.vocab_size,
+            config.embedding_dim,
+            embedding,
+            freeze=config.freeze_embedding,
+            sparse=config.sparse_embedding,
+        )
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.encoder = BiLSTMEncoder(config.embedding_dim, config.hidden_size)
+        self.encoder_dropout = nn.Dropout(config.encoder_dropout)
+        self.head = AttentionHead(
+            config.n_labels, self.encoder.output_size, config.fc_sizes, config.attention_impl
+        )
+
+    def encode(
+        self, tokens: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(b, T) ids, (b,) lengths -> BiLSTM states (b, T, 2N) after dropout, token mask (b, T)."""
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
+        x = self.embedding_dropout(self.embedding(tokens))  # (b, T, E)
+        h = self.encoder_dropout(self.encoder(x, lengths))  # (b, T, 2N)
+        return h, mask
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits (b, L) for every label, or (b, c) for the given (b, c) candidate label ids."""
+        h, mask = self.encode(tokens, lengths)
+        return self.head(h, mask, candidates)
+
+    def set_label_prior(self, rate: float) -> None:
+        """Start every logit at the log-odds of the mean label frequency (see AttentionHead)."""
+        self.head.set_prior(rate)
+
+    def attention_weights(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Attention coefficients alpha (b, T, c): where each label looks (inspection, tests)."""
+        h, mask = self.encode(tokens, lengths)
+        return self.head.attention(h, mask, candidates)

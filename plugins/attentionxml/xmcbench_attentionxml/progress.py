@@ -1,0 +1,65 @@
+"""Console feedback while training: a rich progress bar (loss, P@5/nDCG@5, ETA) and log lines."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+
+class TrainingProgress:
+    """Progress bar over optimizer steps plus one printed line per validation; bar optional."""
+
+    def __init__(self, total_steps: int, enabled: bool = True) -> None:
+        self.console = Console()
+        self.enabled = enabled
+        self.total = total_steps
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
+
+    @contextlib.contextmanager
+    def running(self, done: int = 0) -> Iterator[TrainingProgress]:
+        """Show the bar (when enabled) for the duration of the block, starting at step `done`."""
+        if not self.enabled:
+            yield self
+            return
+        self._progress = Progress(
+            TextColumn("[bold]epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("P@5 {task.fields[p5]} nDCG@5 {task.fields[n5]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=self.console,
+            transient=False,
+        )
+        self._task = self._progress.add_task(
+            "train", total=self.total, completed=done, epoch=0, loss="-", p5="-", n5="-"
+        )
+        with self._progress:
+            yield self
+        self._progress = None
+
+    def step(self, epoch: int, loss: float) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1, epoch=epoch + 1, loss=f"{loss:.4f}")
+
+    def evaluated(self, p5: float, n5: float) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, p5=f"{p5:.4f}", n5=f"{n5:.4f}")
+
+    def log(self, message: str) -> None:
+        """One line above the bar (or plain console output when the bar is off)."""
+        self.console.print(message, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,197 @@
+"""The label-tree path of the `AttentionXML` estimator: fit, predict, save, load, merge.
+
+`AttentionXML` delegates here when ``tree_height > 0`` or ``trees > 1``. Tree i of an ensemble
+uses seed + i for its tree, its embedding and its training, so ``tree_id=i`` jobs on separate
+machines give the same trees as one ``trees=n`` job; combine their saved models with
+``AttentionXML.merge([dir_0, dir_1, ...])`` (or ``merge_models``).
+
+Saved layout: ``params.json`` (with a ``label_trees`` entry) and per tree ``tree-<i>/tree.npz``
+plus ``tree-<i>/level-<d>.pt`` weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from xmcbench.io import write_json
+from xmcbench.types import Split, TopK
+
+from . import __version__, checkpoint
+from .batching import carve_validation
+from .beam import beam_search
+from .ensemble import average_topk
+from .levels import LevelTrainer, TreeModel
+from .model import AttentionXMLNet, ModelConfig
+from .predict import PredictConfig
+from .tree import LabelTree, build_tree
+
+if TYPE_CHECKING:
+    from .method import AttentionXML
+
+TREE_FILE, TREE_INFO = "tree.npz", "tree.json"
+NOT_IN_FINGERPRINT = ("trees", "tree_id", "predict_batch_size")  # do not change what is trained
+
+
+def uses_tree(hp: Any) -> bool:
+    """Whether hyperparameters ask for the label-tree path (a tree, or an ensemble)."""
+    return getattr(hp, "tree_height", 0) > 0 or getattr(hp, "trees", 1) > 1
+
+
+def tree_ids(hp: Any) -> list[int]:
+    """The trees this job trains: all of them, or only `tree_id`."""
+    return list(range(hp.trees)) if hp.tree_id is None else [hp.tree_id]
+
+
+def get_tree(hp: Any, train: Split, seed: int, workdir: Path, progress: bool) -> LabelTree:
+    """The tree for `seed`: loaded from `workdir` if built there for the same data and settings."""
+    settings = {
+        "k": hp.tree_k, "m": hp.tree_m, "height": hp.tree_height, "seed": seed,
+        "n_labels": train.n_labels, "label_nnz": int(train.labels.nnz), "n_train": len(train),
+    }  # fmt: skip
+    path, info = workdir / TREE_FILE, workdir / TREE_INFO
+    if path.exists() and info.exists() and json.loads(info.read_text()) == settings:
+        return LabelTree.load(path)
+    if hp.tree_height == 0:  # root + L leaves: an ensemble of flat models, no features needed
+        no_features = sp.csr_matrix((len(train), 1), dtype=np.float32)
+        tree = build_tree(
+            no_features, train.labels, k=hp.tree_k, m=train.n_labels, height=0, seed=seed,
+            progress=False,
+        )  # fmt: skip
+    else:
+        if train.features is None:
+            raise ValueError(
+                "tree_height > 0 builds the label tree from TF-IDF features, but the training "
+                "split has none (Split.features is None); prepare the dataset with features"
+            )
+        tree = build_tree(
+            train.features, train.labels, k=hp.tree_k, m=hp.tree_m, height=hp.tree_height,
+            seed=seed, progress=progress,
+        )  # fmt: skip
+    workdir.mkdir(parents=True, exist_ok=True)
+    tree.save(path)
+    write_json(info, settings)
+    return tree
+
+
+def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: Path) -> None:
+    """Build and train the trees of this job, level by level, resuming from `workdir`."""
+    from .method import VALID_SEED, resolve_device
+
+    hp, device, workdir = method.hyperparams(), resolve_device(method.device), Path(workdir)
+    if valid is None:
+        keep, held = carve_validation(len(train), hp.valid_size, VALID_SEED)
+        train, valid = train.subset(keep), train.subset(held, name="valid")
+    elif len(valid) > hp.valid_size:
+        rows = np.random.default_rng(VALID_SEED).choice(len(valid), hp.valid_size, replace=False)
+        valid = valid.subset(np.sort(rows))
+    params = {k: v for k, v in hp.as_dict().items() if k not in NOT_IN_FINGERPRINT}
+    base = {
+        "params": params, "device": device.type, "n_train": len(train), "n_valid": len(valid),
+        "label_nnz": int(train.labels.nnz), "tokens": len(train.tokens),
+    }  # fmt: skip
+    models = []
+    for i in tree_ids(hp):
+        seed = method.seed + i
+        tree_dir = workdir / f"tree-{i}"
+        tree = get_tree(hp, train, seed, tree_dir, method.progress)
+
+        def on_step(level: int, step: int, i: int = i) -> None:
+            method.level_ = (i, level)  # where training stands (tests interrupt on it)
+            if method.step_callback is not None:
+                method.step_callback(step)
+
+        log = print if method.progress else (lambda text: None)
+        trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log)
+        models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
+    method.tree_models_, method.device_ = models, str(device)
+
+
+def tree_scores(
+    model: TreeModel, test: Split, width: int, config: PredictConfig, beam: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, width) label ids (-1 = none) and path probabilities of one tree's beam search."""
+    nodes, scores = beam_search(model.nets, model.tree, test, beam, width, config)
+    labels = np.where(nodes >= 0, model.tree.label_of_leaf[np.maximum(nodes, 0)], -1)
+    return labels, scores
+
+
+def predict_trees(method: AttentionXML, test: Split, k: int) -> TopK:
+    """Top-k labels: each tree's beam search, then the per-label mean over the trees."""
+    hp, models = method.hyperparams(), method.tree_models_
+    if not models:
+        raise RuntimeError("AttentionXML.predict called before fit or load")
+    width = max(k, hp.candidates)
+    labels, scores = [], []
+    for model in models:
+        device = next(model.nets[0].parameters()).device
+        config = PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
+        lab, sco = tree_scores(model, test, width, config, hp.candidates)
+        labels.append(lab)
+        scores.append(sco)
+    return average_topk(labels, scores, k)
+
+
+def save_trees(method: AttentionXML, path: Path) -> None:
+    """Write params.json, and each tree with its level weights under ``tree-<i>/``."""
+    path = Path(path)
+    entries = []
+    for model in method.tree_models_ or []:
+        sub = path / f"tree-{model.tree_id}"
+        sub.mkdir(parents=True, exist_ok=True)
+        model.tree.save(sub / TREE_FILE)
+        for level, net in enumerate(model.nets, start=1):
+            weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            checkpoint.save(weights, sub / f"level-{level}.pt")
+        configs = [dataclasses.asdict(net.config) for net in model.nets]
+        entries.append({"tree_id": model.tree_id, "dir": sub.name, "model_configs": configs})
+    write_json(
+        path / "params.json",
+        {
+            "method": method.name,
+            "plugin_version": __version__,
+            "params": method.get_params(),
+            "label_trees": entries,
+        },
+    )
+
+
+def load_tree_models(path: Path, entries: list[dict[str, Any]]) -> list[TreeModel]:
+    """The trees listed in a saved params.json, weights on CPU."""
+    models = []
+    for entry in entries:
+        sub = Path(path) / entry["dir"]
+        nets = []
+        for level, config in enumerate(entry["model_configs"], start=1):
+            net = AttentionXMLNet(ModelConfig(**{**config, "fc_sizes": tuple(config["fc_sizes"])}))
+            net.load_state_dict(checkpoint.load(sub / f"level-{level}.pt", "cpu"))
+            nets.append(net.eval())
+        models.append(TreeModel(LabelTree.load(sub / TREE_FILE), nets, int(entry["tree_id"])))
+    return models
+
+
+def merge_models(paths: Sequence[Path]) -> AttentionXML:
+    """One ensemble from saved models of separate trees (``tree_id`` jobs) of one configuration."""
+    from .method import AttentionXML, resolve_device
+
+    loaded = [AttentionXML.load(Path(p)) for p in paths]
+    params = [{k: v for k, v in m.get_params().items() if k not in ("tree_id", "trees", "device")}
+              for m in loaded]  # fmt: skip
+    if any(p != params[0] for p in params[1:]):
+        raise ValueError("cannot merge models trained with different hyperparameters or seeds")
+    models = sorted((t for m in loaded for t in (m.tree_models_ or [])), key=lambda t: t.tree_id)
+    ids = [t.tree_id for t in models]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"the models hold the same tree twice (tree ids {ids})")
+    first = loaded[0]
+    first.trees, first.tree_id = len(models), None
+    device = resolve_device("auto")
+    first.tree_models_ = [TreeModel(t.tree, [n.to(device) for n in t.nets], t.tree_id)
+                          for t in models]  # fmt: skip
+    return first
