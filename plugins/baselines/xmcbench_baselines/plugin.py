@@ -13,7 +13,7 @@ BONSAI_PARAMS: dict[str, Any] = {"cluster_k": 100, "cluster_balanced": False, "m
 
 @hookimpl
 def register_methods(register: Callable[..., Any]) -> None:
-    """Register parabel, bonsai (both omikuji) and plt (napkinXC); all CPU-only."""
+    """Register parabel, bonsai (omikuji), plt (napkinXC) and the deep xml-cnn, bilstm-maxpool."""
     register(
         "parabel",
         "xmcbench_baselines.omikuji_methods:PartitionedLabelTrees",
@@ -32,4 +32,16 @@ def register_methods(register: Callable[..., Any]) -> None:
         "xmcbench_baselines.napkin_methods:ProbabilisticLabelTrees",
         description="Probabilistic label trees (Jasinska et al. 2016) via napkinXC, logistic "
         "node classifiers on TF-IDF; CPU-only, device ignored",
+    )
+    register(
+        "xml-cnn",
+        "xmcbench_baselines.xmlcnn:XMLCNN",
+        description="XML-CNN (Liu et al. 2017): convolutions of widths 2/4/8, dynamic max-pooling, "
+        "512-unit bottleneck; trained by the AttentionXML engine (torch, CPU or GPU)",
+    )
+    register(
+        "bilstm-maxpool",
+        "xmcbench_baselines.bilstm_maxpool:BiLSTMMaxPool",
+        description="AttentionXML's ablation (You et al. 2019, Table 4 'BiLSTM'): its BiLSTM, "
+        "max-pooling over time, XML-CNN's fully connected layers (torch, CPU or GPU)",
     )

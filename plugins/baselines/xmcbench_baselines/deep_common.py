@@ -1,0 +1,183 @@
+"""Shared by the deep baselines (XML-CNN, BiLSTM + max-pool): pooling, output layers, parameters.
+
+Both reuse the AttentionXML plugin's estimator (`xmcbench_attentionxml.method.AttentionXML`) with
+the model-building step swapped, so training (Adam, adaptive clipping, optional SWA, early
+stopping on validation nDCG@5, checkpoints and resume), PPMI+SVD embedding initialisation,
+batching, prediction and save/load are exactly AttentionXML's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from torch import nn
+from xmcbench_attentionxml.presets import PRESETS as ATTENTIONXML_PRESETS
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+P = TypeVar("P", bound="DeepParams")
+
+
+def chunk_bounds(valid: torch.Tensor, chunks: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(b, p) start and end positions of `chunks` near-equal, non-empty pieces of [0, valid).
+
+    Pieces are disjoint when valid >= p; a sequence shorter than p repeats its positions, so
+    every piece holds at least one real position (and never a padded one).
+    """
+    j = torch.arange(chunks, device=valid.device)[None, :]  # (1, p)
+    start = torch.div(j * valid[:, None], chunks, rounding_mode="floor")  # (b, p)
+    end = torch.div((j + 1) * valid[:, None], chunks, rounding_mode="floor")
+    return start, torch.maximum(end, start + 1)
+
+
+def dynamic_max_pool(h: torch.Tensor, valid: torch.Tensor, chunks: int) -> torch.Tensor:
+    """(b, C, T) features, (b,) real lengths >= 1 -> (b, C * p) chunk maxima (XML-CNN's pooling).
+
+    Each feature map is cut into p equal chunks of its real length; positions past the length
+    (padding) are masked to -inf, so padding never wins a max. p = 1 is max-pooling over time.
+    """
+    batch, channels, width = h.shape
+    valid = valid.to(h.device).clamp(1, width)
+    start, end = chunk_bounds(valid, chunks)  # (b, p)
+    t = torch.arange(width, device=h.device)[None, None, :]  # (1, 1, T)
+    inside = (t >= start[:, :, None]) & (t < end[:, :, None])  # (b, p, T)
+    pooled = h[:, :, None, :].masked_fill(~inside[:, None], float("-inf")).amax(dim=3)  # (b,C,p)
+    return pooled.reshape(batch, channels * chunks)
+
+
+class BottleneckHead(nn.Module):
+    """XML-CNN's fully connected layers: a shared bottleneck + ReLU + dropout, one output per label.
+
+    With candidates (b, c) only those labels' outputs are computed (for label-tree training).
+    """
+
+    def __init__(self, in_size: int, bottleneck: int, n_labels: int, dropout: float) -> None:
+        super().__init__()
+        self.hidden = nn.Sequential(nn.Linear(in_size, bottleneck), nn.ReLU(), nn.Dropout(dropout))
+        self.output = nn.Linear(bottleneck, n_labels)
+
+    def forward(self, pooled: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
+        """(b, in) pooled features -> (b, L) logits, or (b, c) for the given candidate ids."""
+        z = self.hidden(pooled)  # (b, H)
+        if candidates is None:
+            return self.output(z)  # (b, L)
+        weight = self.output.weight[candidates]  # (b, c, H)
+        return torch.einsum("bh,bch->bc", z, weight) + self.output.bias[candidates]
+
+
+@dataclass(frozen=True)
+class DeepParams:
+    """Hyperparameters every deep baseline shares with AttentionXML's engine (same names)."""
+
+    embedding_dim: int = 300
+    embedding_init: str = "ppmi"  # "ppmi", "random" or a GloVe/word2vec text file
+    freeze_embedding: bool = False
+    embedding_dropout: float = 0.25
+    max_len: int = 500
+    bottleneck_size: int = 512  # XML-CNN's shared low-dimensional hidden layer
+    dropout: float = 0.5  # after the bottleneck
+    pooling_chunks: int = 1  # p of dynamic max-pooling; 1 = max over time
+    epochs: int = 30
+    batch_size: int = 40
+    lr: float = 1e-3
+    swa: bool = False  # Table 4 trains the baselines without SWA
+    swa_warmup: int = 10
+    eval_every: int = 100
+    patience: int = 50
+    clip_factor: float = 5.0
+    clip_window: int = 5
+    valid_size: int = 200
+    max_steps: int | None = None
+    precision: str = "fp32"
+    sparse_embedding: bool = False
+    predict_batch_size: int = 128
+    ppmi_window: int = 5
+    ppmi_max_words: int = 40_000
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # lists from JSON or the command line become tuples
+            if isinstance(getattr(self, f.name), list):
+                object.__setattr__(self, f.name, tuple(int(v) for v in getattr(self, f.name)))
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        for name in self.positive():
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        for name in ("embedding_dropout", "dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+
+    def positive(self) -> tuple[str, ...]:
+        """Names of the integer fields that must be >= 1."""
+        return (
+            "embedding_dim",
+            "max_len",
+            "bottleneck_size",
+            "pooling_chunks",
+            "epochs",
+            "batch_size",
+            "eval_every",
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples become lists)."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def field_names(params: type[DeepParams]) -> tuple[str, ...]:
+    """The hyperparameter names of a parameter dataclass, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(params))
+
+
+def resolve_preset(
+    method: str,
+    params: type[P],
+    presets: Mapping[str, Mapping[str, Any]],
+    default: str,
+    preset: str | None,
+    explicit: Mapping[str, Any],
+) -> tuple[str, P]:
+    """The preset name used, and its values overridden by `explicit` (None means unset)."""
+    name = default if preset is None else preset
+    if name not in presets:
+        close = difflib.get_close_matches(name, presets, n=2)
+        hint = (
+            f"; did you mean {' or '.join(close)}?" if close else f" (known: {', '.join(presets)})"
+        )
+        raise ValueError(f"unknown {method} preset {name!r}{hint}")
+    unknown = set(explicit) - set(field_names(params))
+    if unknown:
+        raise TypeError(f"unknown {method} hyperparameter(s): {', '.join(sorted(unknown))}")
+    given = {k: v for k, v in explicit.items() if v is not None}
+    return name, params(**{**presets[name], **given})
+
+
+# Training budgets taken from AttentionXML's presets of the same names, so Table 4's columns are
+# always trained with the same epochs, learning rate, batch size and text length.
+TRAINING_KEYS = (
+    "embedding_dim",
+    "max_len",
+    "epochs",
+    "batch_size",
+    "lr",
+    "eval_every",
+    "patience",
+    "valid_size",
+    "ppmi_max_words",
+    "precision",
+)
+
+
+def training_budget(preset: str) -> dict[str, Any]:
+    """The training (not architecture) values of AttentionXML's preset `preset`."""
+    values = ATTENTIONXML_PRESETS[preset]
+    return {key: values[key] for key in TRAINING_KEYS if key in values}
+
+
+DEMO_TRAINING = training_budget("demo")  # the default synthetic dataset, minutes on 2 cores
+CPU_TRAINING = training_budget("cpu")  # debian-depends-sized data (40k docs, 30k labels)

@@ -1,0 +1,175 @@
+"""XML-CNN (Liu et al., SIGIR 2017): convolutions, dynamic max-pooling, bottleneck, per-label BCE.
+
+Word embeddings feed 1-D convolutions of several widths (2, 4, 8; 128 filters each) with ReLU;
+each feature map is max-pooled over p equal chunks of the document (dynamic max-pooling), the
+pieces are concatenated and go through a shared 512-unit bottleneck (ReLU, dropout 0.5) to one
+output per label. Trained by the AttentionXML plugin's engine, as every deep model here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+from xmcbench_attentionxml.method import AttentionXML
+from xmcbench_attentionxml.model import make_embedding
+
+from .deep_common import (
+    CPU_TRAINING,
+    DEMO_TRAINING,
+    BottleneckHead,
+    DeepParams,
+    dynamic_max_pool,
+    field_names,
+    resolve_preset,
+)
+
+
+@dataclass(frozen=True)
+class XMLCNNParams(DeepParams):
+    """XML-CNN hyperparameters; defaults follow the published configuration."""
+
+    filter_sizes: tuple[int, ...] = (2, 4, 8)
+    num_filters: int = 128  # feature maps per filter width
+    pooling_chunks: int = 2  # p: tuned per dataset in the paper; 2 unless a preset says otherwise
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.filter_sizes or min(self.filter_sizes) < 1:
+            raise ValueError(f"filter_sizes must be positive widths, got {self.filter_sizes!r}")
+
+    def positive(self) -> tuple[str, ...]:
+        return (*super().positive(), "num_filters")
+
+
+FIELDS = field_names(XMLCNNParams)
+DEFAULT_PRESET = "cpu"
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},  # the published configuration (the dataclass defaults)
+    "demo": {**DEMO_TRAINING, "num_filters": 64, "bottleneck_size": 256},
+    "cpu": {**CPU_TRAINING, "num_filters": 128, "bottleneck_size": 512},
+}
+
+
+def resolve(preset: str | None, explicit: Mapping[str, Any]) -> tuple[str, XMLCNNParams]:
+    """The preset name used and the resolved XML-CNN hyperparameters."""
+    return resolve_preset("XML-CNN", XMLCNNParams, PRESETS, DEFAULT_PRESET, preset, explicit)
+
+
+@dataclass(frozen=True)
+class XMLCNNConfig:
+    """Shape of the network; everything needed to rebuild it before loading weights."""
+
+    vocab_size: int
+    n_labels: int
+    embedding_dim: int = 300
+    filter_sizes: tuple[int, ...] = (2, 4, 8)
+    num_filters: int = 128
+    pooling_chunks: int = 2
+    bottleneck_size: int = 512
+    embedding_dropout: float = 0.25
+    dropout: float = 0.5
+    freeze_embedding: bool = False
+    sparse_embedding: bool = False
+
+
+class XMLCNNNet(nn.Module):
+    """Maps a padded batch of token ids to one logit per label (or per candidate label)."""
+
+    def __init__(self, config: XMLCNNConfig, embedding: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.embedding = make_embedding(
+            config.vocab_size,
+            config.embedding_dim,
+            embedding,
+            freeze=config.freeze_embedding,
+            sparse=config.sparse_embedding,
+        )
+        self.embedding_dropout = nn.Dropout(config.embedding_dropout)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(config.embedding_dim, config.num_filters, width)
+            for width in config.filter_sizes
+        )
+        pooled = config.num_filters * len(config.filter_sizes) * config.pooling_chunks
+        self.head = BottleneckHead(pooled, config.bottleneck_size, config.n_labels, config.dropout)
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(b, T) ids, (b,) lengths -> (b, filters * widths * p) pooled convolution features.
+
+        A window counts when it lies inside the document; a document shorter than a filter keeps
+        the one window at its start, padded with zero vectors, so extra padding changes nothing.
+        """
+        lengths = lengths.to(tokens.device)
+        mask = torch.arange(tokens.shape[1], device=tokens.device)[None, :] < lengths[:, None]
+        x = self.embedding(tokens) * mask[:, :, None]  # (b, T, E), zero on padding
+        x = self.embedding_dropout(x).transpose(1, 2)  # (b, E, T)
+        pieces = []
+        for width, conv in zip(self.config.filter_sizes, self.convs, strict=True):
+            short = max(0, width - x.shape[2])
+            h = F.relu(conv(F.pad(x, (0, short))))  # (b, F, max(T, w) - w + 1)
+            valid = (lengths - width + 1).clamp(min=1)  # (b,) windows inside each document
+            pieces.append(dynamic_max_pool(h, valid, self.config.pooling_chunks))  # (b, F * p)
+        return torch.cat(pieces, dim=1)  # (b, F * widths * p)
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits (b, L) for every label, or (b, c) for the given (b, c) candidate label ids."""
+        return self.head(self.features(tokens, lengths), candidates)
+
+
+class XMLCNN(AttentionXML):
+    """XML-CNN with AttentionXML's training engine; flat output over every label.
+
+    Every hyperparameter is a keyword (see `XMLCNNParams`); None means "take it from the preset"
+    (default preset: "cpu"; "paper" is the published configuration).
+    """
+
+    name = "xml-cnn"
+    model_class = XMLCNNNet
+    config_class = XMLCNNConfig
+    fields = FIELDS
+    resolve_params = staticmethod(resolve)
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        progress: bool = True,
+        embedding_dim: int | None = None,
+        embedding_init: str | None = None,
+        freeze_embedding: bool | None = None,
+        embedding_dropout: float | None = None,
+        max_len: int | None = None,
+        filter_sizes: tuple[int, ...] | list[int] | None = None,
+        num_filters: int | None = None,
+        pooling_chunks: int | None = None,
+        bottleneck_size: int | None = None,
+        dropout: float | None = None,
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        swa: bool | None = None,
+        swa_warmup: int | None = None,
+        eval_every: int | None = None,
+        patience: int | None = None,
+        clip_factor: float | None = None,
+        clip_window: int | None = None,
+        valid_size: int | None = None,
+        max_steps: int | None = None,
+        precision: str | None = None,
+        sparse_embedding: bool | None = None,
+        predict_batch_size: int | None = None,
+        ppmi_window: int | None = None,
+        ppmi_max_words: int | None = None,
+    ) -> None:
+        given = {k: v for k, v in locals().items() if k in FIELDS}
+        self._setup(preset, seed, device, progress, given)
