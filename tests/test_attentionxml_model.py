@@ -26,6 +26,15 @@ from xmcbench.types import Split  # noqa: E402
 V, L = 40, 6
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and one thread never spin-waits on busy cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def tiny_net(impl: str = "fast", fc: tuple[int, ...] = (12,), seed: int = 0) -> AttentionXMLNet:
     torch.manual_seed(seed)
     config = ModelConfig(
@@ -50,6 +59,21 @@ def test_shapes_for_all_labels_and_for_candidates() -> None:
     candidates = torch.tensor([[0, 5], [1, 2], [3, 3]])
     assert net(tokens, lengths, candidates).shape == (3, 2)
     assert net.attention_weights(tokens, lengths).shape == (3, 7, L)
+
+
+def test_bf16_autocast_keeps_label_scores_apart() -> None:
+    """With a rare-label prior (logits near -9) bf16 logits are 1/16 apart and would tie; the
+    shared bias is added in fp32, so bf16 scores stay within bf16 precision of the fp32 ones."""
+    net = tiny_net().eval()
+    net.set_label_prior(1e-4)
+    tokens, lengths = batch()
+    with torch.no_grad():
+        exact = net(tokens, lengths)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            scores = net(tokens, lengths)
+    assert scores.dtype == torch.float32
+    assert float((scores - exact).abs().max()) < 0.005  # a 1/16 grid would be off by up to 0.03
+    assert len(set(scores[0].tolist())) == L  # no ties
 
 
 def test_extra_padding_does_not_change_scores() -> None:

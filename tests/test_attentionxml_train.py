@@ -36,6 +36,15 @@ TINY = {
 }
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and one thread never spin-waits on busy cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def toy_split(n: int, seed: int, name: str) -> Split:
     """Label j is relevant exactly when token j + 2 occurs; other tokens are noise."""
     rng = np.random.default_rng(seed)
@@ -137,7 +146,6 @@ def test_changed_settings_do_not_resume_a_foreign_checkpoint(data, tmp_path, cap
     run(data, tmp_path / "w", max_steps=6)
     out = capsys.readouterr().out
     assert "starting afresh" in out and "resuming" not in out
-
 
 
 def test_sparse_embedding_trains_with_sparse_adam(data, tmp_path: Path) -> None:

@@ -89,4 +89,7 @@ class AttentionHead(nn.Module):
             context = torch.bmm(alpha.transpose(1, 2), h)  # (b, c, d)
             z = self.first(context)  # (b, c, f)
         z = self.rest(F.relu(z, inplace=True))  # (b, c, f_last); z is a fresh activation
-        return self.out(z).squeeze(-1)  # (b, c)
+        # the shared bias dominates every logit (log-odds of a rare label, about -9), where bf16
+        # spacing is 1/16 and would erase the differences between labels: add it in fp32
+        scores = torch.matmul(z, self.out.weight.t()).squeeze(-1)  # (b, c)
+        return scores.float() + self.out.bias.float()

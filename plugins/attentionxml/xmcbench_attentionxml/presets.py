@@ -15,6 +15,21 @@ DEFAULT_PRESET = "cpu"  # used when no preset is given: trains a real dataset on
 
 _PAPER = {"embedding_dim": 300, "max_len": 500, "eval_every": 100, "patience": 50}
 
+_CPU_BASE: dict[str, Any] = {  # shared by "cpu" and "cpu-tree"
+    "embedding_dim": 100,
+    "hidden_size": 64,
+    "fc_sizes": (64,),
+    "max_len": 128,
+    "epochs": 3,
+    "batch_size": 32,
+    "swa_warmup": 2,
+    "eval_every": 250,
+    "patience": 10,
+    "valid_size": 1000,
+    "ppmi_max_words": 30_000,
+    "precision": "bf16",
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # Table 2; swa_warmup and validation sizes from the authors' configuration files
     "eurlex-4k": {
@@ -84,40 +99,38 @@ PRESETS: dict[str, dict[str, Any]] = {
         "tree_k": 8,
         "candidates": 160,
     },
-    # the default synthetic dataset in a few minutes on 2 CPU cores
+    # the default synthetic dataset in a few minutes on 2 CPU cores (measured: P@1 88.4, P@5
+    # 74.0 in 6 min on 2 busy cores); lr 3e-3 leaves the popular-labels plateau far sooner
     "demo": {
         "embedding_dim": 64,
         "hidden_size": 64,
         "fc_sizes": (64,),
         "max_len": 300,
-        "epochs": 8,
+        "epochs": 10,
         "batch_size": 32,
-        "swa_warmup": 5,
+        "lr": 3e-3,
+        "swa_warmup": 7,
         "eval_every": 100,
         "patience": 10,
         "valid_size": 200,
         "ppmi_max_words": 20_000,
     },
-    # tens of thousands of docs and labels (e.g. debian-depends: 40k docs, 29k labels) in about
-    # half an hour on 2 cores; bf16 autocast uses the CPU's bf16 matrix units (about 3x fp32)
+    # tens of thousands of docs and labels (e.g. debian-depends: 40k docs, 29k labels, ~61
+    # tokens) in about half an hour on 2 cores. The flat model's cost grows with labels x tokens,
+    # so: bf16 autocast (the CPU's bf16 matrix units, ~1.5-3x fp32), a small BiLSTM, two epochs
+    # at lr 2e-3. Validation still climbs at the end of epoch 2, so SWA (which would average
+    # those climbing snapshots) starts only when more epochs are asked for.
     "cpu": {
-        "embedding_dim": 100,
-        "hidden_size": 64,
-        "fc_sizes": (64,),
-        "max_len": 128,
-        "epochs": 3,
-        "batch_size": 32,
+        **_CPU_BASE,
+        "hidden_size": 32,
+        "epochs": 2,
+        "lr": 2e-3,
         "swa_warmup": 2,
-        "eval_every": 250,
-        "patience": 10,
-        "valid_size": 1000,
-        "ppmi_max_words": 30_000,
-        "precision": "bf16",
     },
 }
 # "cpu" with a one-level label tree: each level scores a few hundred nodes, not every label
 PRESETS["cpu-tree"] = {
-    **PRESETS["cpu"],
+    **_CPU_BASE,
     "tree_height": 1,
     "tree_k": 32,
     "candidates": 16,
