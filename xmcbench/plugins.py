@@ -17,7 +17,6 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import PluginError
 from .registry import DatasetSpec, MethodSpec, MetricSpec, Registry
 
 ENTRY_POINT_GROUP = "xmcbench"
@@ -170,10 +169,3 @@ def get_plugins() -> Plugins:
     for failure in plugins.failures:
         print(f"warning: plugin {failure.name!r} failed to load: {failure.error}", file=sys.stderr)
     return plugins
-
-
-def plugin_version(plugins: Plugins, plugin: str) -> str:
-    info = plugins.info.get(plugin)
-    if info is None:
-        raise PluginError(f"no plugin named {plugin!r}")
-    return info.version

@@ -53,7 +53,6 @@ def evaluate_topk(
 ) -> dict[str, float]:
     """Every registered metric at every k, on the test split; propensity fitted on train."""
     inv_prop = inverse_propensity(dataset.train.labels, dataset.propensity_a, dataset.propensity_b)
-    inv_prop = _extend(inv_prop, dataset.test.n_labels)
     results: dict[str, float] = {}
     for spec in metrics:
         for k in ks:
@@ -63,14 +62,6 @@ def evaluate_topk(
             )
             results[f"{spec.name}@{k}"] = float(value)
     return results
-
-
-def _extend(inv_prop: np.ndarray, n_labels: int) -> np.ndarray:
-    return (
-        inv_prop
-        if len(inv_prop) >= n_labels
-        else np.pad(inv_prop, (0, n_labels - len(inv_prop)), mode="edge")
-    )
 
 
 def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device: str) -> Any:
