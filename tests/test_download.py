@@ -138,8 +138,10 @@ class Handler(BaseHTTPRequestHandler):
             cut = self.state.cuts.pop(0) if self.state.cuts else None
         if cut is not None:
             body = body[:cut]  # then the connection closes: a dropped transfer
-        self.wfile.write(body)
+        # recorded before writing: the client may finish reading, and the test look at this,
+        # before this thread runs another line after the write
         entry["sent"] = len(body)
+        self.wfile.write(body)
 
     def _range_start(self) -> int | None:
         header = self.headers.get("Range")
