@@ -1,7 +1,7 @@
 """Time the synthetic dataset presets: generation, writing the raw layout, and their shape.
 
-    python benchmarks/bench_synthetic.py                 # tiny, default, large
-    python benchmarks/bench_synthetic.py --presets million --write
+python benchmarks/bench_synthetic.py                 # tiny, default, large
+python benchmarks/bench_synthetic.py --presets million --write
 """
 
 from __future__ import annotations
@@ -29,8 +29,11 @@ def bench(name: str, seed: int, write: bool) -> dict[str, float | int | str]:
             start = time.perf_counter()
             write_raw_layout(data, Path(tmp))
             write_s = time.perf_counter() - start
-    counts = np.array(list(collections.Counter(
-        label for labels in data.train_labels for label in labels).values()))
+    counts = np.array(
+        list(
+            collections.Counter(label for labels in data.train_labels for label in labels).values()
+        )
+    )
     counts = np.sort(counts)[::-1]  # (labels seen in train,) descending
     tokens = np.array([text.count(" ") + 1 for text in data.train_texts])
     return {
@@ -51,8 +54,9 @@ def bench(name: str, seed: int, write: bool) -> dict[str, float | int | str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="+", default=["tiny", "default", "large"],
-                        choices=sorted(PRESETS))
+    parser.add_argument(
+        "--presets", nargs="+", default=["tiny", "default", "large"], choices=sorted(PRESETS)
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--write", action="store_true", help="also time write_raw_layout")
     args = parser.parse_args()

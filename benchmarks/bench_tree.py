@@ -101,8 +101,10 @@ def main() -> None:
     x = random_documents(rng, args.docs, args.features, args.words_per_doc)
     y = random_labels(rng, args.docs, args.labels, args.extra_labels_per_doc)
     timings["synthetic data"] = time.perf_counter() - start
-    print(f"docs {x.shape[0]:,} x features {x.shape[1]:,} (nnz {x.nnz:,}); labels {y.shape[1]:,}"
-          f" (nnz {y.nnz:,}); peak RSS {peak_rss_gib():.2f} GiB")
+    print(
+        f"docs {x.shape[0]:,} x features {x.shape[1]:,} (nnz {x.nnz:,}); labels {y.shape[1]:,}"
+        f" (nnz {y.nnz:,}); peak RSS {peak_rss_gib():.2f} GiB"
+    )
 
     start = time.perf_counter()
     feats = label_features(x, y)  # (L, D)
@@ -112,7 +114,11 @@ def main() -> None:
 
     start = time.perf_counter()
     tree = build_tree_from_label_features(
-        feats, k=args.k, height=args.height, seed=args.seed, max_iter=args.max_iter,
+        feats,
+        k=args.k,
+        height=args.height,
+        seed=args.seed,
+        max_iter=args.max_iter,
         progress=not args.no_progress,
     )
     timings["2-means + compression"] = time.perf_counter() - start
@@ -132,8 +138,10 @@ def main() -> None:
 
     leaf_parent = tree.levels[-1].parent[tree.leaf_of_label]  # (L,)
     shuffled = np.random.default_rng(1).permutation(leaf_parent)  # same cluster sizes
-    print(f"mean cosine to leaf cluster: tree {leaf_cosine(feats, leaf_parent):.3f}, "
-          f"random {leaf_cosine(feats, shuffled):.3f}")
+    print(
+        f"mean cosine to leaf cluster: tree {leaf_cosine(feats, leaf_parent):.3f}, "
+        f"random {leaf_cosine(feats, shuffled):.3f}"
+    )
     for phase, seconds in timings.items():
         print(f"{phase:>26}: {seconds:8.1f} s")
     print(f"peak RSS: {peak_rss_gib():.2f} GiB")

@@ -228,6 +228,27 @@ def test_training_initialises_each_level_from_the_one_above(dataset, tmp_path, m
     assert calls == [(sizes[2], sizes[1]), (sizes[3], sizes[2])]
 
 
+def test_each_level_starts_at_the_log_odds_of_its_positive_rate(
+    dataset, tmp_path, monkeypatch
+) -> None:
+    rates = []
+    original = AttentionXMLNet.set_label_prior
+
+    def spy(net, rate):
+        rates.append(rate)
+        original(net, rate)
+
+    monkeypatch.setattr(AttentionXMLNet, "set_label_prior", spy)
+    method = AttentionXML("demo", seed=0, tree_height=1, epochs=1, max_steps=1, **TINY)
+    method.fit(dataset.train, dataset.valid, tmp_path)
+    tree, n = method.tree_models_[0].tree, len(dataset.train)
+    level1 = tree.node_labels(dataset.train.labels, 1).nnz / (n * tree.n_nodes(1))
+    scored = levels.candidate_count(method.hyperparams(), tree, 2)  # fixed candidates per doc
+    level2 = tree.node_labels(dataset.train.labels, 2).nnz / (n * scored)
+    assert rates == pytest.approx([level1, level2])
+    assert level1 < level2 < 0.5  # candidates are far denser in positives than all nodes
+
+
 def test_interrupted_level_two_resumes_there(dataset, tmp_path) -> None:
     kw = {**TINY, "tree_height": 2, "epochs": 2}
     reference = AttentionXML("demo", seed=2, **kw)

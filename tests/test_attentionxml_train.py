@@ -156,3 +156,13 @@ def test_sparse_embedding_trains_with_sparse_adam(data, tmp_path: Path) -> None:
     assert torch.all(weights[0] == 0)  # padding
     assert torch.equal(weights[1], initial[1])  # <unk> never occurs: untouched
     assert not torch.equal(weights[2], initial[2])  # a label token: trained
+
+
+def test_swa_warmup_may_end_mid_epoch(data, tmp_path: Path, capsys) -> None:
+    # 400 docs in batches of 16: 25 steps per epoch, so a warm-up of 0.5 epoch ends at step 12
+    run(data, tmp_path / "w", epochs=1, max_steps=None, swa_warmup=0.5, eval_every=5)
+    lines = capsys.readouterr().out.splitlines()
+    assert "SWA starts at step 12 (epoch 1)" in lines
+    evals = [line for line in lines if line.startswith("step ")]
+    assert [("swa x" in line) for line in evals] == [False, False, True, True, True]
+    assert evals[-1].endswith("swa x4")  # snapshots at steps 12, 15, 20 and 25

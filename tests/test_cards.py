@@ -11,27 +11,71 @@ from xmcbench.errors import DataFormatError
 
 # name: (aliases, title, valid_size, (a, b), Table 1 row, TF-IDF dims, Drive id)
 EXPECTED = {
-    "eurlex-4k": (("eurlex", "eur-lex"), "EUR-Lex", 200, (0.55, 1.5),
-                  (15449, 3865, 186104, 3956, 5.30, 20.79, 1248.58, 1230.40), 186104,
-                  "1iPGbr5-z2LogtMFG1rwwekV_aTubvAb2"),
-    "wiki10-31k": (("wiki10",), "Wiki10-31K", 200, (0.55, 1.5),
-                   (14146, 6616, 101938, 30938, 18.64, 8.52, 2484.30, 2425.45), 101938,
-                   "1Tv4MHQzDWTUC9hRFihRhG8_jt1h0VhnR"),
-    "amazoncat-13k": (("amazoncat",), "AmazonCat-13K", 4000, (0.55, 1.5),
-                      (1186239, 306782, 203882, 13330, 5.04, 448.57, 246.61, 245.98), 203882,
-                      "1VwHAbri6y6oh8lkpZ6sSY_b1FRNnCLFL"),
-    "amazon-670k": (("amazon670k",), "Amazon-670K", 4000, (0.6, 2.6),
-                    (490449, 153025, 135909, 670091, 5.45, 3.99, 247.33, 241.22), 135909,
-                    "1Xd4BPFy1RPmE7MEXMu77E2_xWOhR1pHW"),
-    "wiki-500k": (("wiki500k",), "Wiki-500K", 4000, (0.5, 0.4),
-                  (1779881, 769421, 2381304, 501008, 4.75, 16.86, 808.66, 808.56), 2381304,
-                  "1bGEcCagh8zaDV0ZNGsgF0QtwjcAm0Afk"),
-    "amazon-3m": (("amazon3m",), "Amazon-3M", 4000, (0.6, 2.6),
-                  (1717899, 742507, 337067, 2812281, 36.04, 22.02, 104.08, 104.18), 337067,
-                  "187vt5vAkGI2mS2WOMZ2Qv48YKSjNbQv4"),
+    "eurlex-4k": (
+        ("eurlex", "eur-lex"),
+        "EUR-Lex",
+        200,
+        (0.55, 1.5),
+        (15449, 3865, 186104, 3956, 5.30, 20.79, 1248.58, 1230.40),
+        186104,
+        "1iPGbr5-z2LogtMFG1rwwekV_aTubvAb2",
+    ),
+    "wiki10-31k": (
+        ("wiki10",),
+        "Wiki10-31K",
+        200,
+        (0.55, 1.5),
+        (14146, 6616, 101938, 30938, 18.64, 8.52, 2484.30, 2425.45),
+        101938,
+        "1Tv4MHQzDWTUC9hRFihRhG8_jt1h0VhnR",
+    ),
+    "amazoncat-13k": (
+        ("amazoncat",),
+        "AmazonCat-13K",
+        4000,
+        (0.55, 1.5),
+        (1186239, 306782, 203882, 13330, 5.04, 448.57, 246.61, 245.98),
+        203882,
+        "1VwHAbri6y6oh8lkpZ6sSY_b1FRNnCLFL",
+    ),
+    "amazon-670k": (
+        ("amazon670k",),
+        "Amazon-670K",
+        4000,
+        (0.6, 2.6),
+        (490449, 153025, 135909, 670091, 5.45, 3.99, 247.33, 241.22),
+        135909,
+        "1Xd4BPFy1RPmE7MEXMu77E2_xWOhR1pHW",
+    ),
+    "wiki-500k": (
+        ("wiki500k",),
+        "Wiki-500K",
+        4000,
+        (0.5, 0.4),
+        (1779881, 769421, 2381304, 501008, 4.75, 16.86, 808.66, 808.56),
+        2381304,
+        "1bGEcCagh8zaDV0ZNGsgF0QtwjcAm0Afk",
+    ),
+    "amazon-3m": (
+        ("amazon3m",),
+        "Amazon-3M",
+        4000,
+        (0.6, 2.6),
+        (1717899, 742507, 337067, 2812281, 36.04, 22.02, 104.08, 104.18),
+        337067,
+        "187vt5vAkGI2mS2WOMZ2Qv48YKSjNbQv4",
+    ),
 }
-STAT_KEYS = ("n_train", "n_test", "n_features", "n_labels", "avg_labels_per_doc",
-             "avg_docs_per_label", "avg_words_train", "avg_words_test")
+STAT_KEYS = (
+    "n_train",
+    "n_test",
+    "n_features",
+    "n_labels",
+    "avg_labels_per_doc",
+    "avg_docs_per_label",
+    "avg_words_train",
+    "avg_words_test",
+)
 DATASETS_DIR = Path(__file__).resolve().parents[1] / "datasets"
 
 
@@ -127,7 +171,7 @@ def test_minimal_card_defaults(tmp_path):
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("name = \"toy\"\n[[sources]\n", "invalid TOML"),
+        ('name = "toy"\n[[sources]\n', "invalid TOML"),
         (MINIMAL.replace('title = "Toy"', 'titel = "Toy"') % "", "unknown key(s) in card: titel"),
         (MINIMAL.replace('name = "toy"', "") % "", "missing required key 'name'"),
         (MINIMAL.replace('name = "toy"', 'name = "Toy Set"') % "", "name 'Toy Set'"),

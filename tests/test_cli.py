@@ -156,8 +156,15 @@ def test_set_values_are_parsed_as_json_numbers_lists_and_text():
 
 def test_a_value_the_method_rejects_is_one_line_naming_the_method(tmp_path: Path):
     out = run_cli(
-        "run", "knn", "--dataset", "synthetic-tiny", "--set", "neighbours=many",
-        "--results", str(tmp_path), extra_path=THIRD_PARTY,
+        "run",
+        "knn",
+        "--dataset",
+        "synthetic-tiny",
+        "--set",
+        "neighbours=many",
+        "--results",
+        str(tmp_path),
+        extra_path=THIRD_PARTY,
     )
     assert out.returncode == 2
     assert out.stderr.startswith("error: method 'knn': ") and out.stderr.strip().count("\n") == 0

@@ -55,8 +55,15 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        entry = {"path": parts.path, "query": query, "range": self.headers.get("Range"),
-                 "cookie": self.headers.get("Cookie"), "status": None, "sent": 0, "page": False}
+        entry = {
+            "path": parts.path,
+            "query": query,
+            "range": self.headers.get("Range"),
+            "cookie": self.headers.get("Cookie"),
+            "status": None,
+            "sent": 0,
+            "page": False,
+        }
         with self.state.lock:
             self.state.requests.append(entry)
         if parts.path == "/uc":
@@ -78,18 +85,24 @@ class Handler(BaseHTTPRequestHandler):
         ):
             self._file(entry, name)
         elif self.state.drive_mode == "cookie":
-            self._page(entry, "<html><body>too large to scan</body></html>",
-                       cookie="download_warning_12345=tok3n; Path=/")
+            self._page(
+                entry,
+                "<html><body>too large to scan</body></html>",
+                cookie="download_warning_12345=tok3n; Path=/",
+            )
         elif self.state.drive_mode == "form":
             action = self.state.url("usercontent/download")
-            self._page(entry, (
-                f'<html><form id="download-form" action="{action}" method="get">'
-                '<input type="submit" value="Download anyway"/>'
-                f'<input type="hidden" name="id" value="{query["id"]}">'
-                '<input type="hidden" name="export" value="download">'
-                '<input type="hidden" name="confirm" value="t">'
-                '<input type="hidden" name="uuid" value="abc-123"></form></html>'
-            ))
+            self._page(
+                entry,
+                (
+                    f'<html><form id="download-form" action="{action}" method="get">'
+                    '<input type="submit" value="Download anyway"/>'
+                    f'<input type="hidden" name="id" value="{query["id"]}">'
+                    '<input type="hidden" name="export" value="download">'
+                    '<input type="hidden" name="confirm" value="t">'
+                    '<input type="hidden" name="uuid" value="abc-123"></form></html>'
+                ),
+            )
         else:
             self._page(entry, "<html><body>Quota exceeded</body></html>")
 
@@ -386,10 +399,13 @@ def test_falls_back_to_the_next_source_when_the_first_404s(server, home):
 
 
 def test_all_sources_failing_lists_each_reason_on_one_line(server, home):
-    spec = DatasetSpec(name="toy", sources=(
-        Source(url=server.url("nope.tar.gz"), filename="a.tar.gz", name="first"),
-        Source(url="http://127.0.0.1:9/closed.tar.gz", filename="b.tar.gz", name="second"),
-    ))
+    spec = DatasetSpec(
+        name="toy",
+        sources=(
+            Source(url=server.url("nope.tar.gz"), filename="a.tar.gz", name="first"),
+            Source(url="http://127.0.0.1:9/closed.tar.gz", filename="b.tar.gz", name="second"),
+        ),
+    )
     with pytest.raises(XMCBenchError) as caught:
         dl.download(spec, progress=False)
     message = str(caught.value)
@@ -412,9 +428,10 @@ def test_google_drive_confirm_flow(server, home, mode):
     data = make_targz(server.root / "drive.tar.gz")
     server.drive_files["FILEID"] = "drive.tar.gz"
     server.drive_mode = mode
-    spec = DatasetSpec(name="toy", sources=(
-        Source(url="FILEID", filename="Toy.tar.gz", kind="gdrive", name="attentionxml"),
-    ))
+    spec = DatasetSpec(
+        name="toy",
+        sources=(Source(url="FILEID", filename="Toy.tar.gz", kind="gdrive", name="attentionxml"),),
+    )
     root = dl.download(spec, progress=False)
     assert (root / "X.trn.txt").read_bytes() == FILES["xmc-base/toy/X.trn.txt"]
     assert (raw_dir(home, "attentionxml") / "Toy.tar.gz").read_bytes() == data
@@ -425,8 +442,12 @@ def test_google_drive_confirm_flow(server, home, mode):
         assert "download_warning_12345=tok3n" in rest[0]["cookie"]
     elif mode == "form":
         assert rest[0]["path"] == "/usercontent/download"
-        assert rest[0]["query"] == {"id": "FILEID", "export": "download", "confirm": "t",
-                                    "uuid": "abc-123"}
+        assert rest[0]["query"] == {
+            "id": "FILEID",
+            "export": "download",
+            "confirm": "t",
+            "uuid": "abc-123",
+        }
     else:
         assert rest == []
 
@@ -441,9 +462,12 @@ def test_google_drive_page_without_link_is_a_network_error(server, home):
 
 def test_plain_file_source_is_linked_into_files(server, home):
     (server.root / "labels.txt").write_bytes(b"1 2\n3\n")
-    spec = DatasetSpec(name="toy", sources=(
-        Source(url=server.url("labels.txt"), filename="labels.txt", extract=False, name="m0"),
-    ))
+    spec = DatasetSpec(
+        name="toy",
+        sources=(
+            Source(url=server.url("labels.txt"), filename="labels.txt", extract=False, name="m0"),
+        ),
+    )
     root = dl.download(spec, progress=False)
     assert (root / "labels.txt").read_bytes() == b"1 2\n3\n"
 
@@ -537,9 +561,9 @@ def test_unsafe_zip_members_are_rejected(server, home, tmp_path, name):
     with zipfile.ZipFile(server.root / "toy.zip", "w") as zipped:
         zipped.writestr("ok.txt", b"ok")
         zipped.writestr(zipfile.ZipInfo(name), b"evil")
-    spec = DatasetSpec(name="toy", sources=(
-        Source(url=server.url("toy.zip"), filename="toy.zip", name="m0"),
-    ))
+    spec = DatasetSpec(
+        name="toy", sources=(Source(url=server.url("toy.zip"), filename="toy.zip", name="m0"),)
+    )
     with pytest.raises(dl.UnsafeArchiveError, match=r"unpack toy\.zip: member") as caught:
         dl.download(spec, progress=False)
     assert repr(name) in str(caught.value)
@@ -550,9 +574,9 @@ def test_unsafe_zip_members_are_rejected(server, home, tmp_path, name):
 def test_zip_archive_is_unpacked(server, home):
     with zipfile.ZipFile(server.root / "toy.zip", "w") as zipped:
         zipped.writestr("Toy/train_texts.txt", b"hello world\n")
-    spec = DatasetSpec(name="toy", sources=(
-        Source(url=server.url("toy.zip"), filename="toy.zip", name="m0"),
-    ))
+    spec = DatasetSpec(
+        name="toy", sources=(Source(url=server.url("toy.zip"), filename="toy.zip", name="m0"),)
+    )
     root = dl.download(spec, progress=False)
     assert root.name == "Toy" and (root / "train_texts.txt").read_bytes() == b"hello world\n"
 

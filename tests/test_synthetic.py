@@ -83,8 +83,10 @@ def test_presets_large_and_million_sizes() -> None:
 
 def test_every_doc_has_labels_and_text(default: SyntheticData) -> None:
     known = set(default.label_names)
-    for texts, labels in ((default.train_texts, default.train_labels),
-                          (default.test_texts, default.test_labels)):
+    for texts, labels in (
+        (default.train_texts, default.train_labels),
+        (default.test_texts, default.test_labels),
+    ):
         for text, doc_labels in zip(texts, labels, strict=True):
             assert text and text == text.strip() and "  " not in text and "\n" not in text
             assert doc_labels and len(set(doc_labels)) == len(doc_labels)

@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .cli_inference import add_inference_commands
+from .cli_reports import add_compare_by_options, add_report_commands, cmd_compare_by
 from .errors import XMCBenchError
 from .plugins import Plugins, get_plugins
 
@@ -88,6 +90,8 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
     )
     plugins.methods.get(args.method)  # fail fast on a misspelled method, before any data work
     path = run(request, plugins, log=(lambda *_: None) if args.quiet else console.print)
+    if path is None:  # a secondary torchrun process: rank 0 writes and prints the record
+        return 0
     record = json.loads(path.read_text())
     _print_record(record)
     console.print(f"record: {path}")
@@ -121,6 +125,8 @@ def _metric_order(name: str) -> tuple[int, str]:
 
 
 def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
+    if args.by:  # one method's runs by parameter values (Tables 5, 7-9)
+        return cmd_compare_by(args, plugins)
     from .results.store import load_records
     from .results.tables import compare_table, render
 
@@ -147,8 +153,11 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
     paths = write_leaderboard(records, Path(args.out))
     if not paths:
         raise XMCBenchError(f"no results in {args.results}")
+    out = Path(args.out)
     for path in paths:
-        console.print(str(path))
+        if path.parent == out:  # the pages; runs/ holds one page and one JSON per run
+            console.print(str(path), soft_wrap=True, highlight=False)
+    console.print(f"site: {out / 'index.html'} ({len(paths)} files)", soft_wrap=True)
     return 0
 
 
@@ -289,7 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, handler, help_text in (
         ("compare", cmd_compare, "compare methods per dataset, paper style (Tables 3 and 6)"),
-        ("leaderboard", cmd_leaderboard, "write a Markdown and HTML leaderboard per dataset"),
+        ("leaderboard", cmd_leaderboard, "write the leaderboard: Markdown and a static site"),
     ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("--results", default="results")
@@ -305,14 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--format", default="table", choices=["table", "markdown", "latex", "csv", "html"]
             )
+            add_compare_by_options(p)
         else:
-            p.add_argument("--out", default="leaderboard")
+            p.add_argument("--out", "--output", dest="out", default="leaderboard")
 
     plugins_p = sub.add_parser("plugins", help="list loaded plugins and the ones that failed")
     plugins_p.add_argument("--strict", action="store_true", help="exit 1 if a plugin failed")
     plugins_p.set_defaults(handler=cmd_plugins)
     sub.add_parser("methods", help="list registered methods").set_defaults(handler=cmd_methods)
     sub.add_parser("metrics", help="list registered metrics").set_defaults(handler=cmd_metrics)
+    add_inference_commands(sub)  # predict, explain
+    add_report_commands(sub)  # report, sweep
 
     datasets = sub.add_parser("datasets", help="list, describe, download or prepare datasets")
     datasets.set_defaults(handler=cmd_datasets, action=None)

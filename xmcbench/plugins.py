@@ -58,8 +58,20 @@ def _register_method(plugin: str, registry: Registry[MethodSpec]) -> Callable[..
         description: str = "",
         params: dict[str, Any] | None = None,
         aliases: Iterable[str] = (),
+        param_labels: dict[str, str] | None = None,
+        tags: Iterable[str] = (),
+        ablation_column: str = "",
     ) -> None:
-        spec = MethodSpec(name, factory, description, dict(params or {}), plugin)
+        spec = MethodSpec(
+            name,
+            factory,
+            description,
+            dict(params or {}),
+            plugin,
+            param_labels=dict(param_labels or {}),
+            tags=tuple(tags),
+            ablation_column=ablation_column,
+        )
         registry.add(spec, tuple(aliases))
 
     return register

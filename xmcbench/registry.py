@@ -24,13 +24,23 @@ def import_object(reference: str) -> Any:
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method: a name, a lazy class reference, and fixed parameters (for aliases like *-noswa)."""
+    """A method: a name, a lazy class reference, and fixed parameters (for aliases like *-noswa).
+
+    The optional metadata feeds the paper-style reports: `param_labels` gives the symbols tables
+    print for parameters (``{"tree_k": "K"}``, in the order Table 2 lists them), `tags` what kind
+    of method it is (``"tree-based"`` methods make Figure 2), and `ablation_column` the column
+    of the paper's Table 4 this method fills (``"XML-CNN"``, ``"BiLSTM"``, ``"BiLSTM+Att"``,
+    ``"BiLSTM+Att+SWA"``).
+    """
 
     name: str
     factory: str  # "package.module:Class"
     description: str = ""
     params: Mapping[str, Any] = field(default_factory=dict)  # fixed overrides of the class defaults
     plugin: str = ""
+    param_labels: Mapping[str, str] = field(default_factory=dict)  # param name -> table symbol
+    tags: tuple[str, ...] = ()
+    ablation_column: str = ""
 
     def load(self) -> type:
         return import_object(self.factory)

@@ -128,6 +128,7 @@ def environment(device: str) -> dict[str, Any]:
         "torch": getattr(torch, "__version__", None),
         "device": device,
         "cpu_count": os.cpu_count(),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),  # processes of a torchrun launch
         "git_sha": _git_sha(),
         "host": platform.node(),
     }
@@ -162,15 +163,30 @@ def _git_sha() -> str | None:
     return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
 
 
-def run(request: RunRequest, plugins: Plugins, log=print) -> Path:
-    """Train, predict and score one method on one dataset; returns the record's path."""
+def launch_rank() -> int:
+    """This process's rank when torchrun started several of one run (its RANK), else 0."""
+    return int(os.environ.get("RANK", "0"))
+
+
+def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
+    """Train, predict and score one method on one dataset; returns the record's path.
+
+    Under torchrun every process trains (together, if the method trains data-parallel); only
+    rank 0 logs, evaluates and writes the record, the others return None after training.
+    """
     from .data.resolve import load_dataset
     from .results.store import new_run_id, write_run
 
+    secondary = launch_rank() != 0
+    if secondary:
+        log = _silent
     spec = plugins.methods.get(request.method)
     method_params = dict(request.params)
     dataset = load_dataset(
-        request.dataset, plugins.datasets, options=dict(request.prep), progress=request.progress
+        request.dataset,
+        plugins.datasets,
+        options=dict(request.prep),
+        progress=request.progress and not secondary,
     )
     log(
         f"dataset {dataset.name}: {len(dataset.train)} train, "
@@ -186,6 +202,8 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path:
     started = time.perf_counter()
     method.fit(dataset.train, dataset.valid, workdir)
     train_s = time.perf_counter() - started
+    if secondary:
+        return None
 
     k = max(request.ks)
     started = time.perf_counter()
@@ -235,3 +253,7 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path:
     path = write_run(request.results_dir, record, topk)
     shutil.rmtree(workdir, ignore_errors=True)  # finished: the next identical command starts afresh
     return path
+
+
+def _silent(*args: Any) -> None:
+    """A log that prints nothing (the secondary ranks of a torchrun launch)."""

@@ -28,8 +28,16 @@ SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 SOURCE_KINDS = ("http", "gdrive")
 
 _TOP_KEYS = {
-    "name", "title", "aliases", "description", "valid_size", "propensity", "stats", "sources",
-    "builder", "builder_args",
+    "name",
+    "title",
+    "aliases",
+    "description",
+    "valid_size",
+    "propensity",
+    "stats",
+    "sources",
+    "builder",
+    "builder_args",
 }
 _SOURCE_KEYS = {"url", "filename", "sha256", "kind", "extract", "name"}
 

@@ -160,7 +160,11 @@ def _check_filename(spec: DatasetSpec, src: Source) -> None:
 
 
 def _fetch_source(
-    spec: DatasetSpec, name: str, files: list[Source], home: Path | None, progress: bool,
+    spec: DatasetSpec,
+    name: str,
+    files: list[Source],
+    home: Path | None,
+    progress: bool,
     attempts: int,
 ) -> Path:
     folder = source_dir(spec, name, home)
@@ -195,7 +199,11 @@ def _ready_root(folder: Path, files: list[Source]) -> Path | None:
 
 
 def _fetch_file(
-    spec: DatasetSpec, src: Source, folder: Path, opener: OpenerDirector, progress: bool,
+    spec: DatasetSpec,
+    src: Source,
+    folder: Path,
+    opener: OpenerDirector,
+    progress: bool,
     attempts: int,
 ) -> None:
     """Make `folder/src.filename` hold the verified file, downloading or resuming as needed."""
@@ -437,7 +445,12 @@ def _expected_sha(folder: Path, src: Source) -> tuple[str | None, str]:
 
 
 def _check_digest(
-    path: Path, digest: str, expected: str | None, origin: str, *, keep_aside: bool,
+    path: Path,
+    digest: str,
+    expected: str | None,
+    origin: str,
+    *,
+    keep_aside: bool,
     final: Path | None = None,
 ) -> None:
     """Raise IntegrityError on a mismatch; a fresh download is then moved to <file>.bad."""
@@ -500,8 +513,13 @@ def _source_status(
     else:
         state = "absent"
     return {
-        "name": name, "kind": files[0].kind, "folder": str(folder), "state": state,
-        "root": str(root) if root else None, "problem": problem, "files": entries,
+        "name": name,
+        "kind": files[0].kind,
+        "folder": str(folder),
+        "state": state,
+        "root": str(root) if root else None,
+        "problem": problem,
+        "files": entries,
     }
 
 
@@ -692,8 +710,11 @@ def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
     )
 
     columns = (
-        TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-        TransferSpeedColumn(), TimeRemainingColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True)) as progress:
         yield _Bar(progress, progress.add_task(label, total=None))

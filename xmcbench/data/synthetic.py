@@ -104,22 +104,33 @@ class SyntheticConfig:
     ancestor_labels: bool = False  # topic and subtopic names are labels too
 
     def __post_init__(self) -> None:
-        positive = ("n_train", "n_labels", "n_topics", "subtopics_per_topic", "vocab_size",
-                    "max_labels_per_doc", "topic_words_per_topic", "markers_per_topic",
-                    "max_focus")
+        positive = (
+            "n_train",
+            "n_labels",
+            "n_topics",
+            "subtopics_per_topic",
+            "vocab_size",
+            "max_labels_per_doc",
+            "topic_words_per_topic",
+            "markers_per_topic",
+            "max_focus",
+        )
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"SyntheticConfig.{name} must be >= 1, got {getattr(self, name)}")
         if self.n_test < 0:
             raise ValueError(f"SyntheticConfig.n_test must be >= 0, got {self.n_test}")
         if self.n_labels < self.n_topics * self.subtopics_per_topic:
-            raise ValueError("SyntheticConfig.n_labels must be >= n_topics * subtopics_per_topic "
-                             "so that every subtopic holds a label")
+            raise ValueError(
+                "SyntheticConfig.n_labels must be >= n_topics * subtopics_per_topic "
+                "so that every subtopic holds a label"
+            )
         if self.doc_len_mean < 1 or self.doc_len_std < 0:
             raise ValueError("SyntheticConfig.doc_len_mean must be >= 1 and doc_len_std >= 0")
         if not 1 <= self.labels_per_doc_mean <= self.max_labels_per_doc:
-            raise ValueError("SyntheticConfig.labels_per_doc_mean must lie in "
-                             "[1, max_labels_per_doc]")
+            raise ValueError(
+                "SyntheticConfig.labels_per_doc_mean must lie in [1, max_labels_per_doc]"
+            )
         rates = ("topic_word_rate", "pool_word_rate", "marker_word_rate", "drop_rate")
         if not 0 < self.topic_affinity <= 1:
             raise ValueError("SyntheticConfig.topic_affinity must lie in (0, 1]")
@@ -128,14 +139,16 @@ class SyntheticConfig:
                 raise ValueError(f"SyntheticConfig.{name} must lie in [0, 1)")
         if self.topic_word_rate + self.pool_word_rate + self.marker_word_rate >= 1:
             raise ValueError("SyntheticConfig: topic, pool and marker word rates must sum below 1")
-        if min(self.spurious_rate, self.extra_focus_mean, self.zipf_exponent,
-               self.zipf_offset) < 0:
-            raise ValueError("SyntheticConfig: spurious_rate, extra_focus_mean, zipf_exponent and "
-                             "zipf_offset must be >= 0")
+        if min(self.spurious_rate, self.extra_focus_mean, self.zipf_exponent, self.zipf_offset) < 0:
+            raise ValueError(
+                "SyntheticConfig: spurious_rate, extra_focus_mean, zipf_exponent and "
+                "zipf_offset must be >= 0"
+            )
         probs = self.phrase_kind_probs
         if len(probs) != 3 or min(probs) < 0 or not math.isclose(sum(probs), 1.0, abs_tol=1e-9):
-            raise ValueError("SyntheticConfig.phrase_kind_probs must be 3 non-negative numbers "
-                             "summing to 1")
+            raise ValueError(
+                "SyntheticConfig.phrase_kind_probs must be 3 non-negative numbers summing to 1"
+            )
         if not 0 < self.pool_fill <= 1:
             raise ValueError("SyntheticConfig.pool_fill must lie in (0, 1]")
 
@@ -147,29 +160,64 @@ class SyntheticConfig:
 PRESETS: dict[str, SyntheticConfig] = {
     # unit tests: ~60-token documents, 48 labels, generated in a few milliseconds
     "tiny": SyntheticConfig(
-        n_train=300, n_test=100, n_labels=48, n_topics=4, subtopics_per_topic=3,
-        vocab_size=400, doc_len_mean=58, doc_len_std=6, labels_per_doc_mean=3,
-        max_labels_per_doc=6, topic_words_per_topic=15, zipf_offset=3, zipf_exponent=1.5,
+        n_train=300,
+        n_test=100,
+        n_labels=48,
+        n_topics=4,
+        subtopics_per_topic=3,
+        vocab_size=400,
+        doc_len_mean=58,
+        doc_len_std=6,
+        labels_per_doc_mean=3,
+        max_labels_per_doc=6,
+        topic_words_per_topic=15,
+        zipf_offset=3,
+        zipf_exponent=1.5,
     ),
     # README demo: a small BiLSTM-attention model trains to a good score in minutes on 2 cores
     "default": SyntheticConfig(
-        n_train=5000, n_test=1200, n_labels=500, n_topics=5, subtopics_per_topic=10,
-        vocab_size=5000, doc_len_mean=200, doc_len_std=40, labels_per_doc_mean=5.5,
+        n_train=5000,
+        n_test=1200,
+        n_labels=500,
+        n_topics=5,
+        subtopics_per_topic=10,
+        vocab_size=5000,
+        doc_len_mean=200,
+        doc_len_std=40,
+        labels_per_doc_mean=5.5,
     ),
     # tree methods: thousands of labels, tens of thousands of documents
     "large": SyntheticConfig(
-        n_train=20000, n_test=5000, n_labels=5000, n_topics=50, subtopics_per_topic=10,
-        vocab_size=20000, doc_len_mean=120, doc_len_std=30, labels_per_doc_mean=5,
-        zipf_offset=10, zipf_exponent=1.2,
+        n_train=20000,
+        n_test=5000,
+        n_labels=5000,
+        n_topics=50,
+        subtopics_per_topic=10,
+        vocab_size=20000,
+        doc_len_mean=120,
+        doc_len_std=30,
+        labels_per_doc_mean=5,
+        zipf_offset=10,
+        zipf_exponent=1.2,
     ),
     # stress test: 1,000,000 leaf labels, all present in training; short documents. Coverage
     # adds the labels the Zipf draw missed, so documents carry ~14 labels on average (like
     # Amazon-3M's ~36) and most tail labels have exactly one training document.
     "million": SyntheticConfig(
-        n_train=100_000, n_test=20_000, n_labels=1_000_000, n_topics=1000,
-        subtopics_per_topic=10, vocab_size=30000, doc_len_mean=40, doc_len_std=8,
-        labels_per_doc_mean=6, max_labels_per_doc=16, topic_words_per_topic=30,
-        zipf_offset=10, zipf_exponent=1.2, spurious_rate=0.1,
+        n_train=100_000,
+        n_test=20_000,
+        n_labels=1_000_000,
+        n_topics=1000,
+        subtopics_per_topic=10,
+        vocab_size=30000,
+        doc_len_mean=40,
+        doc_len_std=8,
+        labels_per_doc_mean=6,
+        max_labels_per_doc=16,
+        topic_words_per_topic=30,
+        zipf_offset=10,
+        zipf_exponent=1.2,
+        spurious_rate=0.1,
     ),
 }
 
@@ -235,7 +283,7 @@ def _word_strings(n_words: int) -> np.ndarray:
         joined = parts[:, 0].astype(object)
         for col in range(1, n_syl):
             joined = joined + parts[:, col].astype(object)  # (count,) elementwise str concat
-        out[start:start + count] = joined
+        out[start : start + count] = joined
         start += count
         n_syl += 1
     return out
@@ -291,8 +339,11 @@ def _label_space(cfg: SyntheticConfig, rng: np.random.Generator) -> _LabelSpace:
 
     n_mark = cfg.markers_per_topic
     max_pairs, max_marked = int(per_topic[:, 1].max()), int(per_topic[:, 2].max())
-    pool = max(2, math.ceil(math.sqrt(max_pairs / cfg.pool_fill)),
-               math.ceil(math.sqrt(max_marked / (n_mark * cfg.pool_fill))))
+    pool = max(
+        2,
+        math.ceil(math.sqrt(max_pairs / cfg.pool_fill)),
+        math.ceil(math.sqrt(max_marked / (n_mark * cfg.pool_fill))),
+    )
     n_codes = pool * pool
 
     # word-id layout: background | topic words | pool words | markers | unique words
@@ -321,9 +372,23 @@ def _label_space(cfg: SyntheticConfig, rng: np.random.Generator) -> _LabelSpace:
     phrase[is_m, 2] = base_pool + t_m * pool + pair % pool
     phrase_len = (phrase >= 0).sum(axis=1).astype(np.int64)  # (L,)
 
-    return _LabelSpace(label_sub, sub_topic, label_topic, cum_weight, topic_lo, topic_hi,
-                       cum_topic, phrase, phrase_len, kind, pool, base_topic, base_pool,
-                       base_marker, n_words)
+    return _LabelSpace(
+        label_sub,
+        sub_topic,
+        label_topic,
+        cum_weight,
+        topic_lo,
+        topic_hi,
+        cum_topic,
+        phrase,
+        phrase_len,
+        kind,
+        pool,
+        base_topic,
+        base_pool,
+        base_marker,
+        n_words,
+    )
 
 
 def _draw_topics(ls: _LabelSpace, u: np.ndarray) -> np.ndarray:
@@ -525,11 +590,16 @@ def generate(config: SyntheticConfig, seed: int = 0) -> SyntheticData:
 
     n_tr = config.n_train
     return SyntheticData(
-        config=config, seed=seed,
-        train_texts=texts[:n_tr], train_labels=labels[:n_tr],
-        test_texts=texts[n_tr:], test_labels=labels[n_tr:],
+        config=config,
+        seed=seed,
+        train_texts=texts[:n_tr],
+        train_labels=labels[:n_tr],
+        test_texts=texts[n_tr:],
+        test_labels=labels[n_tr:],
         label_names=names if config.ancestor_labels else names[:n_lab],
-        words=words, phrase_tokens=ls.phrase_tokens, phrase_kind=ls.phrase_kind,
+        words=words,
+        phrase_tokens=ls.phrase_tokens,
+        phrase_kind=ls.phrase_kind,
     )
 
 
@@ -578,8 +648,10 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     data = generate(PRESETS[args.preset], seed=args.seed)
     write_raw_layout(data, args.out)
-    print(f"{args.preset}: {len(data.train_texts)} train / {len(data.test_texts)} test docs, "
-          f"{len(data.label_names)} labels -> {args.out} ({time.perf_counter() - start:.1f} s)")
+    print(
+        f"{args.preset}: {len(data.train_texts)} train / {len(data.test_texts)} test docs, "
+        f"{len(data.label_names)} labels -> {args.out} ({time.perf_counter() - start:.1f} s)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""Per-dataset leaderboards: every configuration ranked by mean P@1, as Markdown and HTML pages.
+"""Per-dataset leaderboards: every configuration ranked by mean P@1, as Markdown and a static site.
 
-``README.md`` indexes the datasets; ``<dataset>.md`` and ``<dataset>.html`` rank its runs with
-their params, seeds, metrics, train time, model size and run ids. Pages are written atomically.
+``README.md`` indexes the datasets; ``<dataset>.md`` ranks its runs with their params, seeds,
+metrics, train time, model size and run ids; the HTML pages (`site.py`) show the same ranking.
+The whole folder is written in one atomic step.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import re
@@ -18,7 +18,9 @@ import pandas as pd
 from tabulate import tabulate
 
 from xmcbench.errors import XMCBenchError
-from xmcbench.io import write_text
+from xmcbench.io import atomic_dir
+from xmcbench.results.site import PSP_CHART, site_files
+from xmcbench.results.site_assets import GENERATOR
 from xmcbench.results.store import describe_params, records_frame
 from xmcbench.results.tables import (
     Table,
@@ -38,12 +40,7 @@ __all__ = ["LEADERBOARD_METRICS", "write_leaderboard"]
 LEADERBOARD_METRICS = ("p@k", "ndcg@k", "psp@k")
 RANK_BY = "p@1"
 _SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-_STYLE = (
-    "body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
-    "table{border-collapse:collapse;font-size:.9em}"
-    "th,td{padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:top}"
-    "th{background:#f4f4f4}"
-)
+_TITLE = "# xmcbench leaderboard"  # first line of README.md
 
 
 def write_leaderboard(
@@ -53,25 +50,52 @@ def write_leaderboard(
     metrics: str | Iterable[str] = LEADERBOARD_METRICS,
     ks: Sequence[int] = (1, 3, 5),
 ) -> list[Path]:
-    """Write README.md plus ``<dataset>.md`` and ``.html`` pages in `out_dir`; returns the paths."""
+    """Write the leaderboard folder `out_dir` in one atomic step; returns the files written.
+
+    Markdown: ``README.md`` (index) and ``<dataset>.md``. Static site: ``index.html``,
+    ``<dataset>.html`` (sortable table, PSP@1/3/5 chart) and ``runs/<run>.html`` / ``.json``.
+    An existing `out_dir` is replaced only if it is empty or an earlier leaderboard.
+    """
+    records = list(records)
     columns = expand_metrics(metrics, ks)
-    stats = columns if RANK_BY in columns else [RANK_BY, *columns]
+    stats = list(dict.fromkeys([RANK_BY, *columns, *PSP_CHART]))
     summary = group_runs(records_frame(records), stats)
-    out_dir = Path(out_dir)
-    pages: list[Path] = []
     boards: list[tuple[Table, pd.DataFrame]] = []
+    files: dict[str, str] = {}
     for dataset in dataset_order(summary["dataset"].unique()):
         if not _SAFE_FILE.match(dataset):
             raise XMCBenchError(f"dataset name {dataset!r} cannot be a file name")
         ranked = _ranked(summary[summary["dataset"] == dataset])
         board = _board(dataset, ranked, columns)
-        pages += [out_dir / f"{dataset}.md", out_dir / f"{dataset}.html"]
-        write_text(pages[-2], _markdown_page(board))
-        write_text(pages[-1], _html_page(board))
+        files[f"{dataset}.md"] = _markdown_page(board)
         boards.append((board, ranked))
-    index = out_dir / "README.md"
-    write_text(index, _index_page(boards))
-    return [index, *pages]
+    if not boards:
+        return []
+    files["README.md"] = _index_page(boards)
+    files.update(site_files(boards, records, columns, RANK_BY))
+    out_dir = Path(out_dir)
+    _check_replaceable(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        for name, text in files.items():
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / name).write_text(text, encoding="utf-8")
+    return [out_dir / name for name in files]
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    """Refuse to replace a folder that is neither empty nor an earlier leaderboard."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise XMCBenchError(f"{out_dir}: exists and is not a folder")
+    if not out_dir.is_dir() or not any(out_dir.iterdir()):
+        return
+    index, readme = out_dir / "index.html", out_dir / "README.md"
+    ours = index.is_file() and GENERATOR in index.read_text(encoding="utf-8", errors="replace")
+    ours = ours or (readme.is_file() and readme.read_text("utf-8", "replace").startswith(_TITLE))
+    if not ours:
+        raise XMCBenchError(
+            f"{out_dir}: folder exists and is not an xmcbench leaderboard; it would be replaced, "
+            "so choose a new or empty folder"
+        )
 
 
 def _ranked(group: pd.DataFrame) -> pd.DataFrame:
@@ -150,15 +174,6 @@ def _markdown_page(board: Table) -> str:
     return f"{head}\n\n{render([board], 'markdown')}"
 
 
-def _html_page(board: Table) -> str:
-    title = html.escape(f"Leaderboard: {board.title}")
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f"<title>{title}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
-        f"<h1>{title}</h1>\n{render([board], 'html')}</body>\n</html>\n"
-    )
-
-
 def _index_page(boards: Sequence[tuple[Table, pd.DataFrame]]) -> str:
     """README.md: one line per dataset with its leader by P@1 and links to both pages."""
     rows = []
@@ -179,4 +194,4 @@ def _index_page(boards: Sequence[tuple[Table, pd.DataFrame]]) -> str:
     headers.append("Pages")
     body = tabulate(rows, headers=headers, tablefmt="pipe", disable_numparse=True)
     intro = f"One page per dataset ranks every configuration by mean {metric_label(RANK_BY)}."
-    return f"# xmcbench leaderboard\n\n{intro}\n\n{body}\n"
+    return f"{_TITLE}\n\n{intro}\n\n{body}\n"

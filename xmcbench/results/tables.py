@@ -68,6 +68,28 @@ class Table:
     best: frozenset[tuple[int, int]] = frozenset()
     notes: tuple[str, ...] = ()
     align: tuple[str, ...] | None = None  # per column; default: first left, the rest right
+    # spanning headers over consecutive columns, left to right: (label or "", columns spanned)
+    column_groups: tuple[tuple[str, int], ...] = ()
+    # headers of groups of rows: (index of the group's first row, header), in row order
+    row_groups: tuple[tuple[int, str], ...] = ()
+
+    def flat_columns(self) -> list[str]:
+        """Column names prefixed by their spanning header (``Amazon-670K P@1``): flat formats."""
+        return [f"{group} {name}" if group else name for group, name in self._grouped_columns()]
+
+    def _grouped_columns(self) -> list[tuple[str, str]]:
+        groups = [label for label, span in self.column_groups for _ in range(span)]
+        if len(groups) != len(self.columns):
+            groups = [""] * len(self.columns)
+        return list(zip(groups, self.columns, strict=True))
+
+    def group_of_row(self) -> list[str]:
+        """The row-group header each row falls under ("" before the first group)."""
+        out, current, starts = [], "", dict(self.row_groups)
+        for i in range(len(self.rows)):
+            current = starts.get(i, current)
+            out.append(current)
+        return out
 
 
 # --------------------------------------------------------------------------- metric specs
@@ -119,10 +141,10 @@ def dataset_title(dataset: str) -> str:
     return f"{name} ({dataset})" if name else dataset
 
 
-def format_cell(mean: float, std: float, count: int) -> str:
-    """Percent with 2 decimals; ``mean ± std`` over several runs; ``-`` when there is no value."""
+def format_cell(mean: float, std: float, count: int, *, missing: str = "-") -> str:
+    """Percent with 2 decimals; ``mean ± std`` over several runs; `missing` when there is none."""
     if count == 0 or mean is None or math.isnan(mean):
-        return "-"
+        return missing
     if count > 1:
         return f"{100 * mean:.2f} ± {100 * std:.2f}"
     return f"{100 * mean:.2f}"
@@ -298,12 +320,27 @@ def _align(table: Table) -> list[str]:
 def _render_markdown(tables: Sequence[Table]) -> str:
     parts = []
     for t in tables:
-        cells = _cells(t, markdown_escape, lambda s: f"**{s}**")
-        body = tabulate(
-            cells, headers=t.columns, tablefmt="pipe", disable_numparse=True, colalign=_align(t)
+        cells = _with_group_rows(
+            t, _cells(t, markdown_escape, lambda s: f"**{s}**"), lambda h: f"*{markdown_escape(h)}*"
         )
-        parts.append("\n\n".join([f"### {t.title}", body, *map(markdown_escape, t.notes)]))
+        body = tabulate(
+            cells,
+            headers=[markdown_escape(c) for c in t.flat_columns()],
+            tablefmt="pipe",
+            disable_numparse=True,
+            colalign=_align(t),
+        )
+        title = f"### {markdown_escape(t.title)}"
+        parts.append("\n\n".join([title, body, *map(markdown_escape, t.notes)]))
     return "\n\n".join(parts) + "\n"
+
+
+def _with_group_rows(table: Table, cells: list[list], header: Callable[[str], str]) -> list[list]:
+    """`cells` with a row carrying each row group's header (in its first cell) before the group."""
+    out = [list(row) for row in cells]
+    for start, text in sorted(table.row_groups, reverse=True):
+        out.insert(start, [header(text)] + [""] * (len(table.columns) - 1))
+    return out
 
 
 def markdown_escape(text: str) -> str:
@@ -327,10 +364,32 @@ def _render_latex(tables: Sequence[Table]) -> str:
         notes = "\\par ".join(_latex_escape(n) for n in t.notes)
         parts.append(
             "\\begin{table}[ht]\n\\centering\n"
-            f"\\caption{{{_latex_escape(t.title)}}}\n{body}\n"
+            f"\\caption{{{_latex_escape(t.title)}}}\n{_latex_groups(t, body)}\n"
             f"\\par\\smallskip{{\\footnotesize {notes}}}\n\\end{{table}}"
         )
     return "\n\n".join(parts) + "\n"
+
+
+def _latex_groups(table: Table, body: str) -> str:
+    """Add spanning column headers and row-group header lines to tabulate's latex_raw tabular.
+
+    tabulate writes one line per row: begin, hline, header, hline, the rows, hline, end.
+    """
+    lines = body.split("\n")
+    width = len(table.columns)
+    for start, text in sorted(table.row_groups, reverse=True):
+        lines.insert(
+            4 + start, f"\\multicolumn{{{width}}}{{l}}{{\\textit{{{_latex_escape(text)}}}}} \\\\"
+        )
+    if table.column_groups:
+        spans, rules, first = [], [], 1
+        for label, span in table.column_groups:
+            spans.append(f"\\multicolumn{{{span}}}{{c}}{{{_latex_escape(label)}}}" if label else "")
+            if label:
+                rules.append(f"\\cline{{{first}-{first + span - 1}}}")
+            first += span
+        lines.insert(2, " & ".join(spans) + " \\\\ " + " ".join(rules))
+    return "\n".join(lines)
 
 
 _LATEX_SPECIAL = {
@@ -345,6 +404,7 @@ _LATEX_SPECIAL = {
     "~": r"\textasciitilde{}",
     "^": r"\textasciicircum{}",
     "±": r"$\pm$",
+    "–": "--",
 }
 
 
@@ -364,21 +424,46 @@ def _render_html(tables: Sequence[Table]) -> str:
             colalign=_align(t),
         )
         notes = "".join(f"<p>{html.escape(n)}</p>\n" for n in t.notes)
-        parts.append(f"<h3>{html.escape(t.title)}</h3>\n{body}\n{notes}")
+        parts.append(f"<h3>{html.escape(t.title)}</h3>\n{_html_groups(t, body)}\n{notes}")
     return "\n".join(parts)
 
 
+def _html_groups(table: Table, body: str) -> str:
+    """Add spanning column headers and row-group header rows to tabulate's HTML table.
+
+    tabulate writes one line per row: table, thead, the header row, /thead, tbody, the rows, ...
+    """
+    lines = body.split("\n")
+    width = len(table.columns)
+    for start, text in sorted(table.row_groups, reverse=True):
+        header = html.escape(text)
+        lines.insert(5 + start, f'<tr><td colspan="{width}"><i>{header}</i></td></tr>')
+    if table.column_groups:
+        cells = "".join(
+            f'<th colspan="{span}" style="text-align: center;">{html.escape(label)}</th>'
+            for label, span in table.column_groups
+        )
+        lines.insert(2, f"<tr>{cells}</tr>")
+    return "\n".join(lines)
+
+
 def _render_csv(tables: Sequence[Table]) -> str:
-    """One long CSV: a dataset column, the union of the tables' columns, and a best column."""
-    header = list(dict.fromkeys(c for t in tables for c in t.columns))
+    """One long CSV: dataset, group (when rows are grouped), the union of columns, and best.
+
+    Spanning headers prefix their columns' names; the group column holds each row's group header.
+    """
+    header = list(dict.fromkeys(c for t in tables for c in t.flat_columns()))
+    grouped = any(t.row_groups for t in tables)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["dataset", *header, "best"])
+    writer.writerow(["dataset", *(["group"] if grouped else []), *header, "best"])
     for t in tables:
+        names, groups = t.flat_columns(), t.group_of_row()
         for i, row in enumerate(t.rows):
-            by_name = dict(zip(t.columns, row, strict=True))
-            best = ";".join(t.columns[j] for j in range(len(row)) if (i, j) in t.best)
-            writer.writerow([t.dataset, *(by_name.get(c, "") for c in header), best])
+            by_name = dict(zip(names, row, strict=True))
+            best = ";".join(names[j] for j in range(len(row)) if (i, j) in t.best)
+            group = [groups[i]] if grouped else []
+            writer.writerow([t.dataset, *group, *(by_name.get(c, "") for c in header), best])
     return buffer.getvalue()
 
 
@@ -394,9 +479,19 @@ def _render_rich(tables: Sequence[Table], *, ansi: bool) -> str:
     )
     for t in tables:
         grid = RichTable(title=t.title, box=box.SIMPLE_HEAD, title_justify="left")
-        for name, justify in zip(t.columns, _align(t), strict=True):
-            grid.add_column(name, justify=justify, no_wrap=True)
+        spanned = t._grouped_columns()
+        for (group, name), justify, first in zip(
+            spanned, _align(t), _first_of_group(t), strict=True
+        ):
+            head = f"{group if first else ''}\n{name}" if t.column_groups else name
+            grid.add_column(head, justify=justify, no_wrap=True)
+        starts = dict(t.row_groups)
         for i, row in enumerate(t.rows):
+            if i in starts:
+                if i:
+                    grid.add_section()
+                blanks = [Text("")] * (len(row) - 1)
+                grid.add_row(Text(starts[i], style="italic"), *blanks)
             styles = ["bold" if (i, j) in t.best else "" for j in range(len(row))]
             grid.add_row(*(Text(cell, style=s) for cell, s in zip(row, styles, strict=True)))
         console.print(grid)
@@ -404,3 +499,10 @@ def _render_rich(tables: Sequence[Table], *, ansi: bool) -> str:
             console.print(Text(note))
         console.print()
     return buffer.getvalue()
+
+
+def _first_of_group(table: Table) -> list[bool]:
+    """Whether each column opens its spanning group (where the rich header shows the label)."""
+    if sum(span for _, span in table.column_groups) != len(table.columns):
+        return [True] * len(table.columns)
+    return [j == 0 for _, span in table.column_groups for j in range(span)]

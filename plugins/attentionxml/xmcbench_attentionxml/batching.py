@@ -35,6 +35,33 @@ class Batch:
             move(self.tokens), move(self.lengths), move(self.targets), move(self.candidates)
         )
 
+    def __len__(self) -> int:
+        return int(self.tokens.shape[0])
+
+    def rows(self, start: int, stop: int) -> Batch:
+        """Documents start..stop-1 of the batch, padded to the same width as the whole batch."""
+
+        def cut(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t[start:stop]
+
+        return Batch(cut(self.tokens), cut(self.lengths), cut(self.targets), cut(self.candidates))
+
+
+def shard_batch(batch: Batch, rank: int, world: int) -> tuple[Batch, float]:
+    """Rank `rank`'s part of a global batch and the factor its mean loss is weighted by.
+
+    Parts are near-equal contiguous slices; with the factor (rows x world / global rows) the
+    average of the weighted per-rank losses (and gradients) is the global batch's mean loss. A
+    rank left without documents (global batch < world) takes one with weight 0, so that every
+    rank still runs the same forward and backward passes.
+    """
+    size, extra = divmod(len(batch), world)  # the first `extra` ranks take one more document
+    start = rank * size + min(rank, extra)
+    stop = start + size + (rank < extra)
+    if stop > start:
+        return batch.rows(start, stop), (stop - start) * world / len(batch)
+    return batch.rows(0, 1), 0.0
+
 
 def clipped_lengths(split: Split, max_len: int) -> np.ndarray:
     """Lengths the model sees: cut to `max_len`, at least 1 (an empty doc is one pad token)."""

@@ -4,6 +4,10 @@ The model maps a padded batch to logits: ``model(tokens (b, T), lengths (b,))`` 
 or ``model(tokens, lengths, candidates (b, c))`` for a candidate subset; the loss is binary
 cross-entropy against the batch's targets of the same shape. Validation is a callable returning
 at least "p@5" and "ndcg@5"; the best weights (by nDCG@5) and a resume checkpoint go to `workdir`.
+
+Under torchrun (see `distributed`) the model trains data-parallel: every step takes one global
+batch of the source, each rank its own slice, gradients averaged by DistributedDataParallel.
+Rank 0 validates, logs and writes the files; every decision is broadcast, so all ranks agree.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import checkpoint
-from .batching import Batch
+from . import checkpoint, distributed
+from .batching import Batch, shard_batch
 from .clipping import AdaptiveClipper
 from .progress import TrainingProgress
 from .swa import WeightAverage
@@ -38,7 +42,7 @@ class TrainConfig:
     epochs: int
     lr: float = 1e-3
     swa: bool = True
-    swa_warmup: int = 10
+    swa_warmup: float = 10  # epochs (fractions allowed) before SWA starts averaging
     eval_every: int = 100
     patience: int = 50
     clip_factor: float = 5.0
@@ -116,7 +120,11 @@ def deferred_interrupt() -> Iterator[None]:
 
 
 class Trainer:
-    """Trains `model` in place; after `fit` it holds the best (possibly averaged) weights."""
+    """Trains `model` in place; after `fit` it holds the best (possibly averaged) weights.
+
+    Under torchrun the data source's batches are global ones (build it with the per-process
+    batch size x `distributed.world_size()`); each rank trains on its slice of each.
+    """
 
     def __init__(
         self,
@@ -135,33 +143,57 @@ class Trainer:
         self.swa = WeightAverage()
         use_scaler = config.precision == "fp16" and device.type == "cuda"
         self.scaler = torch.amp.GradScaler(device.type, enabled=use_scaler)
+        # data parallel: the DDP wrapper for training steps; validation uses the bare model
+        self.parallel, self.world = distributed.active(), distributed.world_size()
+        self.main = distributed.is_main()
+        self.net = distributed.wrap(model, device)
+        distributed.fork_rng()  # own dropout masks per rank (no-op in one process)
+        self._map_location = torch.device("cpu") if self.parallel else device
         self._boundary_rng = checkpoint.rng_state()  # RNG state after the last completed step
 
     # ------------------------------------------------------------------ checkpoints
-    def _save_resume(self, state: TrainState) -> None:
-        checkpoint.save(
-            {
-                "fingerprint": self.fingerprint,
-                "state": dataclasses.asdict(state),
-                "model": self.model.state_dict(),
-                "optimizers": [opt.state_dict() for opt in self.optimizers],
-                "swa": self.swa.state_dict(),
-                "clipper": self.clipper.state_dict(),
-                "scaler": self.scaler.state_dict(),
-                "rng": self._boundary_rng,
-            },
-            self.workdir / checkpoint.RESUME_FILE,
-        )
+    def _save_resume(self, state: TrainState, every_rank: bool = True) -> None:
+        """Rank 0 writes the resume checkpoint; with every rank's RNG state if all call this."""
+        rng_ranks = None
+        if self.parallel and every_rank:
+            rng_ranks = distributed.gather_objects(self._boundary_rng)
+        if not self.main:
+            return
+        saved = {
+            "fingerprint": self.fingerprint,
+            "state": dataclasses.asdict(state),
+            "model": self.model.state_dict(),
+            "optimizers": [opt.state_dict() for opt in self.optimizers],
+            "swa": self.swa.state_dict(),
+            "clipper": self.clipper.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": self._boundary_rng,
+        }
+        if rng_ranks is not None:
+            saved["rng_ranks"] = rng_ranks
+        checkpoint.save(saved, self.workdir / checkpoint.RESUME_FILE)
         checkpoint.write_summary(
             self.workdir, self.fingerprint, state.step, state.epoch, state.finished
         )
 
-    def _restore(self, log: Callable[[str], None]) -> TrainState:
+    def _read_resume(self) -> dict[str, Any] | None:
+        """The resume checkpoint, with ("best": (score, step)) from the best file when it fits."""
         path = self.workdir / checkpoint.RESUME_FILE
         if not path.exists():
+            return None
+        saved = checkpoint.load(path, self._map_location)
+        best_path = self.workdir / checkpoint.BEST_FILE
+        if saved.get("fingerprint") == self.fingerprint and best_path.exists():
+            best = checkpoint.load(best_path, "cpu")  # newer than the resume checkpoint maybe
+            saved["best"] = (float(best["score"]), int(best["step"]))
+        return saved
+
+    def _restore(self, log: Callable[[str], None]) -> TrainState:
+        saved = distributed.from_main(self._read_resume)  # rank 0 reads, every rank gets it
+        if saved is None:
             return TrainState()
-        saved = checkpoint.load(path, self.device)
         if saved.get("fingerprint") != self.fingerprint:
+            path = self.workdir / checkpoint.RESUME_FILE
             log(f"checkpoint {path} was written for other settings or data; starting afresh")
             return TrainState()
         self.model.load_state_dict(saved["model"])
@@ -170,28 +202,46 @@ class Trainer:
         self.swa.load_state_dict(saved["swa"], self.device)
         self.clipper.load_state_dict(saved["clipper"])
         self.scaler.load_state_dict(saved["scaler"])
-        checkpoint.set_rng_state(saved["rng"])
+        rng_ranks = saved.get("rng_ranks")
+        if self.parallel and rng_ranks is not None and len(rng_ranks) == self.world:
+            checkpoint.set_rng_state(rng_ranks[distributed.rank()])
+        else:
+            checkpoint.set_rng_state(saved["rng"])
+            distributed.fork_rng()  # saved on an interrupt: rank 0's state only
         self._boundary_rng = checkpoint.rng_state()
         state = TrainState(**saved["state"])
-        best_path = self.workdir / checkpoint.BEST_FILE
-        if best_path.exists():  # trust the best file if it is newer than the resume checkpoint
-            best = checkpoint.load(best_path, "cpu")
-            state.best_score, state.best_step = float(best["score"]), int(best["step"])
+        if "best" in saved:  # trust the best file if it is newer than the resume checkpoint
+            state.best_score, state.best_step = saved["best"]
         return state
+
+    def _load_best(self) -> None:
+        """Every rank's model takes the weights of the best file (read by rank 0)."""
+        path = self.workdir / checkpoint.BEST_FILE
+
+        def load() -> None:
+            self.model.load_state_dict(checkpoint.load(path, self.device)["model"])
+
+        distributed.from_main(load)  # in one process: just load()
+        distributed.broadcast_module(self.model)  # tensor by tensor, no pickling
 
     # ------------------------------------------------------------------ one step, one validation
     def train_step(self, batch: Batch) -> float:
         """One optimizer step: forward, BCE loss, backward, clipping, update; returns the loss."""
-        self.model.train()
+        self.net.train()
         for opt in self.optimizers:
             opt.zero_grad(set_to_none=True)
+        weight = 1.0
+        if self.parallel:  # this rank's slice of the global batch
+            batch, weight = shard_batch(batch, distributed.rank(), self.world)
         batch = batch.to(self.device)
         args = (batch.tokens, batch.lengths) + (
             () if batch.candidates is None else (batch.candidates,)
         )
         with autocast(self.device, self.config.precision):
-            logits = self.model(*args)
+            logits = self.net(*args)
         loss = F.binary_cross_entropy_with_logits(logits.float(), batch.targets)
+        if self.parallel:  # DDP averages the gradients of the weighted losses over the ranks
+            loss = loss * weight
         self.scaler.scale(loss).backward()
         for opt in self.optimizers:
             self.scaler.unscale_(opt)
@@ -200,7 +250,7 @@ class Trainer:
             for opt in self.optimizers:
                 self.scaler.step(opt)
             self.scaler.update()
-        return float(loss.detach())
+        return distributed.average(loss.detach()) if self.parallel else float(loss.detach())
 
     def _validate(
         self, state: TrainState, evaluate: Evaluator, loss: float, progress: TrainingProgress
@@ -210,14 +260,15 @@ class Trainer:
             if self.swa.started:
                 self.swa.update(self.model)
             with self.swa.swapped_in(self.model):
-                metrics = evaluate(self.model)
+                metrics = distributed.from_main(evaluate, self.model)  # rank 0's, on every rank
                 score = float(metrics["ndcg@5"])
                 if score > state.best_score:
                     state.best_score, state.best_step, state.bad_evals = score, state.step, 0
-                    checkpoint.save(
-                        {"step": state.step, "score": score, "model": self.model.state_dict()},
-                        self.workdir / checkpoint.BEST_FILE,
-                    )
+                    if self.main:
+                        checkpoint.save(
+                            {"step": state.step, "score": score, "model": self.model.state_dict()},
+                            self.workdir / checkpoint.BEST_FILE,
+                        )
                 else:
                     state.bad_evals += 1
             state.last_eval_step = state.step
@@ -234,7 +285,7 @@ class Trainer:
             self._save_resume(state)
         progress.evaluated(float(metrics["p@5"]), score)
         swa_note = f" swa x{self.swa.count}" if self.swa.started else ""
-        progress.log(
+        self._log(progress)(
             f"step {state.step} epoch {epoch}: loss {loss:.4f} P@5 {metrics['p@5']:.4f} "
             f"nDCG@5 {score:.4f} best {state.best_score:.4f}@{state.best_step} "
             f"patience {state.bad_evals}/{self.config.patience}{swa_note}"
@@ -248,11 +299,13 @@ class Trainer:
         total = cfg.epochs * data.n_batches
         total = min(total, cfg.max_steps) if cfg.max_steps else total
         eval_every = max(1, min(cfg.eval_every, data.n_batches))  # at least once per epoch
-        progress = TrainingProgress(total, enabled=cfg.progress)
-        state = self._restore(progress.log)
+        swa_start = round(cfg.swa_warmup * data.n_batches)  # warm-up may end mid-epoch (0.5)
+        progress = TrainingProgress(total, enabled=cfg.progress and self.main)
+        log = self._log(progress)
+        state = self._restore(log)
         saved_finished = state.finished
         if state.step > 0:
-            progress.log(
+            log(
                 f"resuming from step {state.step} (epoch {state.epoch + 1})"
                 + (" - already finished" if state.finished else "")
             )
@@ -260,10 +313,10 @@ class Trainer:
         try:
             with progress.running(done=state.step):
                 while not state.finished and state.epoch < cfg.epochs:
-                    if cfg.swa and state.epoch >= cfg.swa_warmup and not self.swa.started:
-                        self.swa.update(self.model)  # first snapshot: SWA starts here
-                        progress.log(f"SWA starts at epoch {state.epoch + 1}")
                     for batch in data.batches(state.epoch, skip=state.batch_in_epoch):
+                        if cfg.swa and not self.swa.started and state.step >= swa_start:
+                            self.swa.update(self.model)  # first snapshot: SWA starts here
+                            log(f"SWA starts at step {state.step} (epoch {state.epoch + 1})")
                         loss = self.train_step(batch)
                         state.step += 1
                         state.batch_in_epoch += 1
@@ -286,9 +339,12 @@ class Trainer:
                     state.finished = True
                     self._save_resume(state)
         except KeyboardInterrupt:
-            self._save_resume(state)
-            progress.log(f"interrupted at step {state.step}; checkpoint saved in {self.workdir}")
+            self._save_resume(state, every_rank=False)  # no collective: ranks may be out of step
+            log(f"interrupted at step {state.step}; checkpoint saved in {self.workdir}")
             raise
-        best = checkpoint.load(self.workdir / checkpoint.BEST_FILE, self.device)
-        self.model.load_state_dict(best["model"])
+        self._load_best()
         return state
+
+    def _log(self, progress: TrainingProgress) -> Callable[[str], None]:
+        """Log lines go to the console on rank 0 only."""
+        return progress.log if self.main else (lambda text: None)

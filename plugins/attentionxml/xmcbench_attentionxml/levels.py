@@ -5,6 +5,10 @@ candidates per document (children of C parents: positives first, then level d-1'
 starts from level d-1's weights except the attention vectors. Each finished level is saved in
 ``workdir/level-<d>/level.pt``; an interrupted run resumes at that level from the engine's
 checkpoint, without retraining the levels above.
+
+Under torchrun every level trains data-parallel (see `engine`); the training candidates of the
+next level are predicted on one shard of the documents per rank and gathered, so that every rank
+holds the same ones. Rank 0 reads and writes the files and broadcasts what it read.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from xmcbench.io import atomic_path
 from xmcbench.metrics import ndcg_at_k, precision_at_k
 from xmcbench.types import Split
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .batching import FlatTrainingData
 from .beam import beam_search
 from .candidates import CandidateTrainingData, select_parents
@@ -154,20 +158,20 @@ class LevelTrainer:
         config = model_config(hp, len(train.vocab), tree.n_nodes(level))
         run = {**self.base, "level": level, "tree_id": tree_id, "seed": seed}
         run["epochs"] = epochs_of_level(hp, level)
+        run.update(distributed.run_settings())
         fingerprint = checkpoint.fingerprint(run)
         level_dir = workdir / f"level-{level}"
         done = level_dir / LEVEL_FILE
-        if done.exists():
-            saved = checkpoint.load(done, "cpu")
-            if saved["fingerprint"] == fingerprint:
-                self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
-                net = AttentionXMLNet(config)
-                net.load_state_dict(saved["model"])
-                return net.to(self.device).eval()
+        weights = distributed.from_main(finished_level, done, fingerprint)
+        if weights is not None:
+            self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
+            net = AttentionXMLNet(config)
+            net.load_state_dict(weights)
+            return net.to(self.device).eval()
         level_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         self.log(f"tree {tree_id} level {level}/{tree.height + 1}: {tree.n_nodes(level):,} nodes")
-        summary = checkpoint.read_summary(level_dir)
+        summary = distributed.from_main(checkpoint.read_summary, level_dir)
         resuming = summary is not None and summary["fingerprint"] == fingerprint
         torch.manual_seed(seed * 1000 + level)
         embedding = None
@@ -177,13 +181,19 @@ class LevelTrainer:
                 max_words=hp.ppmi_max_words, max_len=hp.max_len,
             )  # fmt: skip
         net = AttentionXMLNet(config, embedding).to(self.device)
+        node_truth = tree.node_labels(train.labels, level)  # (n_train, nodes) sparse
         if level > 1:
             init_from_level_above(net, nets[-1])
+        # every logit starts at the log-odds of how often a scored node is positive: all nodes at
+        # level 1, the fixed-size candidate set below it (positives are always among candidates)
+        scored = tree.n_nodes(level) if level == 1 else candidate_count(hp, tree, level)
+        net.set_label_prior(node_truth.nnz / max(1, len(train) * scored))
         data: Any
+        batch_size = hp.batch_size * distributed.world_size()  # one global batch per step
         if level == 1:
             data = FlatTrainingData(
-                _with_labels(train, tree.node_labels(train.labels, 1)), hp.batch_size,
-                hp.max_len, seed,
+                _with_labels(train, node_truth), batch_size, hp.max_len,
+                seed,
             )  # fmt: skip
             node_valid = _with_labels(valid, tree.node_labels(valid.labels, 1))
             evaluate = flat_evaluator(node_valid, self.predict_config)
@@ -191,7 +201,7 @@ class LevelTrainer:
             parents = self._training_parents(tree, level, nets, train, level_dir, fingerprint)
             count = candidate_count(hp, tree, level)
             data = CandidateTrainingData(
-                train, tree, level, parents, count, hp.batch_size, hp.max_len, seed
+                train, tree, level, parents, count, batch_size, hp.max_len, seed
             )
             v_nodes, v_scores = beam_search(
                 nets, tree, valid, hp.candidates, hp.candidates, self.predict_config
@@ -205,8 +215,9 @@ class LevelTrainer:
         trainer = Trainer(net, self._train_config(level), self.device, level_dir, fingerprint,
                           on_step)  # fmt: skip
         trainer.fit(data, evaluate)
-        weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-        checkpoint.save({"fingerprint": fingerprint, "model": weights}, done)
+        if distributed.is_main():
+            weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
+            checkpoint.save({"fingerprint": fingerprint, "model": weights}, done)
         self.seconds[level] = time.perf_counter() - started
         self.log(f"tree {tree_id} level {level}: trained in {self.seconds[level]:.1f} s")
         return net.eval()
@@ -223,14 +234,34 @@ class LevelTrainer:
         """(n_train, C) parents at level-1: positives first, then the beam (cached on disk)."""
         path = level_dir / PARENTS_FILE
         tag = level_dir / (PARENTS_FILE + ".fingerprint")
-        if path.exists() and tag.exists() and tag.read_text() == fingerprint:
-            return np.load(path)
+        cached = distributed.from_main(cached_parents, path, tag, fingerprint)
+        if cached is not None:
+            return cached
         c, started = self.hp.candidates, time.perf_counter()
-        nodes, _ = beam_search(nets, tree, train, c, c, self.predict_config)  # (n, C)
-        parents = select_parents(nodes, tree.node_labels(train.labels, level - 1), c)
+        rows = distributed.shard_rows(len(train))  # this rank's rows (all in one process)
+        shard = train.subset(rows) if len(rows) < len(train) else train
+        nodes, _ = beam_search(nets, tree, shard, c, c, self.predict_config)  # (n_shard, C)
+        parents = select_parents(nodes, tree.node_labels(shard.labels, level - 1), c)
+        parents = distributed.gather_rows(parents, len(train))  # (n, C) on every rank
         self.log(f"level {level}: candidates of {len(train):,} docs in "
                  f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        with atomic_path(path) as tmp, tmp.open("wb") as fh:
-            np.save(fh, parents.astype(np.int32))
-        tag.write_text(fingerprint)
+        if distributed.is_main():
+            with atomic_path(path) as tmp, tmp.open("wb") as fh:
+                np.save(fh, parents.astype(np.int32))
+            tag.write_text(fingerprint)
         return parents.astype(np.int32)
+
+
+def finished_level(done: Path, fingerprint: str) -> dict[str, torch.Tensor] | None:
+    """The weights of a level finished earlier with the same fingerprint, else None."""
+    if not done.exists():
+        return None
+    saved = checkpoint.load(done, "cpu")
+    return saved["model"] if saved["fingerprint"] == fingerprint else None
+
+
+def cached_parents(path: Path, tag: Path, fingerprint: str) -> np.ndarray | None:
+    """The training parents computed earlier for the same level fingerprint, else None."""
+    if path.exists() and tag.exists() and tag.read_text() == fingerprint:
+        return np.load(path)
+    return None

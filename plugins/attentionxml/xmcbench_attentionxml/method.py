@@ -15,7 +15,7 @@ from torch import nn
 from xmcbench.io import write_json
 from xmcbench.types import Split, TopK
 
-from . import __version__, checkpoint, tree_method
+from . import __version__, checkpoint, distributed, explain, tree_method
 from .batching import FlatTrainingData, carve_validation
 from .embedding_init import initial_embeddings
 from .engine import TrainConfig, Trainer
@@ -72,7 +72,7 @@ class AttentionXML:
         batch_size: int | None = None,
         lr: float | None = None,
         swa: bool | None = None,
-        swa_warmup: int | None = None,
+        swa_warmup: float | None = None,
         eval_every: int | None = None,
         patience: int | None = None,
         clip_factor: float | None = None,
@@ -137,8 +137,12 @@ class AttentionXML:
 
     # ------------------------------------------------------------------ fit / predict
     def fit(self, train: Split, valid: Split | None, workdir: Path) -> None:
-        """Train on `train`, validating on `valid` (or on documents held out of `train`)."""
-        hp, device, workdir = self.hyperparams(), resolve_device(self.device), Path(workdir)
+        """Train on `train`, validating on `valid` (or on documents held out of `train`).
+
+        Under torchrun this trains data-parallel (`batch_size` documents per process and step).
+        """
+        hp, workdir = self.hyperparams(), Path(workdir)
+        device = distributed.init(resolve_device(self.device))  # cuda:LOCAL_RANK under torchrun
         if tree_method.uses_tree(hp):  # label tree (levels.py) or an ensemble of trees
             return tree_method.fit_trees(self, train, valid, workdir)
         if valid is None:
@@ -159,9 +163,10 @@ class AttentionXML:
             "model": dataclasses.asdict(config),
             "label_nnz": int(train.labels.nnz),
             "tokens": len(train.tokens),
+            **distributed.run_settings(),
         }
         fingerprint = checkpoint.fingerprint(run)
-        summary = checkpoint.read_summary(workdir)
+        summary = distributed.from_main(checkpoint.read_summary, workdir)
         resuming = summary is not None and summary["fingerprint"] == fingerprint
 
         torch.manual_seed(self.seed)
@@ -190,7 +195,8 @@ class AttentionXML:
             progress=self.progress,
         )
         trainer = Trainer(model, train_config, device, workdir, fingerprint, self.step_callback)
-        data = FlatTrainingData(train, hp.batch_size, hp.max_len, self.seed)
+        global_batch = hp.batch_size * distributed.world_size()  # split across the processes
+        data = FlatTrainingData(train, global_batch, hp.max_len, self.seed)
         state = trainer.fit(data, flat_evaluator(valid, self._predict_config(hp, device)))
         self.model_, self.history_, self.device_ = model.eval(), state.history, str(device)
 
@@ -204,6 +210,27 @@ class AttentionXML:
         device = next(self.model_.parameters()).device
         return predict_topk(
             self.model_, test, k, self._predict_config(hp, device), self.model_.config.n_labels
+        )
+
+    def attention(self, split: Split, rows: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
+        """Per row of `rows`, (n_tokens, c) attention weights for its (len(rows), c) `labels`.
+
+        The optional attention capability of xmcbench (`xmcbench explain`); each column sums to
+        1 over the document's tokens. A subclass whose network has no attention raises
+        NotImplementedError.
+        """
+        if not hasattr(self.model_class, "attention_weights"):
+            raise NotImplementedError(f"{self.name} pools over tokens and has no label attention")
+        hp = self.hyperparams()
+        labels = np.asarray(labels, dtype=np.int64).reshape(len(rows), -1)
+        if self.tree_models_ is not None:
+            return explain.tree_attention(
+                self.tree_models_, split, rows, labels, hp.max_len, hp.predict_batch_size
+            )
+        if self.model_ is None:
+            raise RuntimeError(f"{type(self).__name__}.attention called before fit or load")
+        return explain.network_attention(
+            self.model_, split, rows, labels, hp.max_len, hp.predict_batch_size
         )
 
     # ------------------------------------------------------------------ persistence

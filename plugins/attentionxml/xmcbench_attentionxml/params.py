@@ -29,7 +29,7 @@ class Hyperparams:
     batch_size: int = 40
     lr: float = 1e-3
     swa: bool = True
-    swa_warmup: int = 10  # epochs before SWA starts averaging
+    swa_warmup: float = 10  # epochs before SWA starts averaging (0.5 = mid first epoch)
     eval_every: int = 100  # steps between validations (at least once per epoch)
     patience: int = 50  # validations without nDCG@5 gain before stopping
     clip_factor: float = 5.0  # clip to this x the recent gradient norms; 0 disables

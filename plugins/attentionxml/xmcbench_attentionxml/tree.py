@@ -639,4 +639,3 @@ def build_tree_from_label_features(
         label_feats, depth, seed=seed, max_iter=max_iter, tol=tol, progress=progress
     )
     return compress_tree(leaf_cluster, depth, k=k, m=m, height=height)
-

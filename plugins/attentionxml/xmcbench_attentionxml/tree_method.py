@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from xmcbench.io import write_json
 from xmcbench.types import Split, TopK
 
-from . import __version__, checkpoint
+from . import __version__, checkpoint, distributed
 from .batching import carve_validation
 from .beam import beam_search
 from .ensemble import average_topk
@@ -84,7 +84,8 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
     """Build and train the trees of this job, level by level, resuming from `workdir`."""
     from .method import VALID_SEED, resolve_device
 
-    hp, device, workdir = method.hyperparams(), resolve_device(method.device), Path(workdir)
+    hp, workdir = method.hyperparams(), Path(workdir)
+    device = distributed.init(resolve_device(method.device))  # cuda:LOCAL_RANK under torchrun
     if valid is None:
         keep, held = carve_validation(len(train), hp.valid_size, VALID_SEED)
         train, valid = train.subset(keep), train.subset(held, name="valid")
@@ -95,19 +96,21 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
     base = {
         "params": params, "device": device.type, "n_train": len(train), "n_valid": len(valid),
         "label_nnz": int(train.labels.nnz), "tokens": len(train.tokens),
+        **distributed.run_settings(),
     }  # fmt: skip
     models = []
     for i in tree_ids(hp):
         seed = method.seed + i
         tree_dir = workdir / f"tree-{i}"
-        tree = get_tree(hp, train, seed, tree_dir, method.progress)
+        # rank 0 builds (or loads) the tree, every rank trains on the very same one
+        tree = distributed.from_main(get_tree, hp, train, seed, tree_dir, method.progress)
 
         def on_step(level: int, step: int, i: int = i) -> None:
             method.level_ = (i, level)  # where training stands (tests interrupt on it)
             if method.step_callback is not None:
                 method.step_callback(step)
 
-        log = print if method.progress else (lambda text: None)
+        log = print if method.progress and distributed.is_main() else (lambda text: None)
         trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log)
         models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
     method.tree_models_, method.device_ = models, str(device)

@@ -85,7 +85,7 @@ class DeepParams:
     batch_size: int = 40
     lr: float = 1e-3
     swa: bool = False  # Table 4 trains the baselines without SWA
-    swa_warmup: int = 10
+    swa_warmup: float = 10
     eval_every: int = 100
     patience: int = 50
     clip_factor: float = 5.0

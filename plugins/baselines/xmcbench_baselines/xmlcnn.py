@@ -158,7 +158,7 @@ class XMLCNN(AttentionXML):
         batch_size: int | None = None,
         lr: float | None = None,
         swa: bool | None = None,
-        swa_warmup: int | None = None,
+        swa_warmup: float | None = None,
         eval_every: int | None = None,
         patience: int | None = None,
         clip_factor: float | None = None,

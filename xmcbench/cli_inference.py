@@ -1,0 +1,90 @@
+"""The `predict` and `explain` subcommands: parsers and handlers, added to the CLI by `cli.py`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .plugins import Plugins
+
+__all__ = ["add_inference_commands"]
+
+_PREVIEW = 60  # characters of a text shown in a table title
+
+
+def add_inference_commands(sub: Any) -> None:
+    """Add `predict` and `explain` to the CLI's subparsers."""
+    predict = sub.add_parser("predict", help="label new texts with a saved run's model")
+    _run_arguments(predict)
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", help="one document to label")
+    source.add_argument("--file", help="a text file, one document per line")
+    predict.add_argument("--k", type=int, default=5, help="labels per document (default: 5)")
+    predict.add_argument("--format", default="table", choices=["table", "json"])
+    predict.set_defaults(handler=cmd_predict)
+
+    explain = sub.add_parser(
+        "explain", help="a test document's tokens weighted by attention to a label (Figure 3)"
+    )
+    _run_arguments(explain)
+    explain.add_argument("--doc", type=int, required=True, help="test document index (from 0)")
+    explain.add_argument("--label", required=True, help="label name or index")
+    explain.add_argument("--k", type=int, default=5, help="top predictions shown (default: 5)")
+    explain.add_argument("--output", help="also write the view as this HTML file")
+    explain.set_defaults(handler=cmd_explain)
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run id, unique id prefix, or record path")
+    parser.add_argument("--results", default="results", help="where run ids are looked up")
+
+
+def cmd_predict(args: argparse.Namespace, plugins: Plugins) -> int:
+    from .predict_cli import predict_texts, predictions_json, read_texts
+    from .results.lookup import find_run
+
+    texts = read_texts(args.text, args.file)
+    _, record = find_run(args.run, Path(args.results))
+    predictions = predict_texts(record, texts, args.k, plugins)
+    if args.format == "json":
+        sys.stdout.write(predictions_json(record, predictions))
+        return 0
+    console = Console()
+    for number, p in enumerate(predictions, start=1):
+        preview = p.text if len(p.text) <= _PREVIEW else p.text[: _PREVIEW - 1] + "…"
+        console.print(Text.assemble((f"text {number}: ", "bold"), preview))
+        table = Table()
+        table.add_column("#", justify="right")
+        table.add_column("label")
+        table.add_column("score", justify="right")
+        for rank, (_, name, score) in enumerate(p.labels, start=1):
+            table.add_row(str(rank), name, f"{score:.4f}")
+        console.print(table)
+        vocabulary = f"{p.known} of {p.tokens} tokens in the vocabulary of {record['dataset']}"
+        console.print(vocabulary, highlight=False)
+    console.print(
+        f"run {record['run_id']}: {record['method']} on {record['dataset']}", highlight=False
+    )
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace, plugins: Plugins) -> int:
+    from .explain import explain_document
+    from .explain_render import explanation_html, print_explanation
+    from .io import write_text
+    from .results.lookup import find_run
+
+    _, record = find_run(args.run, Path(args.results))
+    explanation = explain_document(record, args.doc, args.label, plugins, k=args.k)
+    console = Console()
+    print_explanation(explanation, console)
+    if args.output:
+        write_text(Path(args.output), explanation_html(explanation))
+        console.print(f"page: {args.output}")
+    return 0

@@ -1,0 +1,169 @@
+"""The paper's Figure 2: PSP@1/3/5 of the label-tree methods, one bar-chart panel per dataset.
+
+Which methods are tree-based comes from the plugins (the ``tree-based`` tag on MethodSpec);
+``methods`` overrides it. matplotlib is imported here only, with the Agg canvas and no pyplot,
+so every other command stays light; the file is written atomically (SVG, PNG or PDF).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from xmcbench.errors import UnknownNameError, XMCBenchError
+from xmcbench.io import atomic_path
+from xmcbench.results.method_meta import TREE_TAG, Specs
+from xmcbench.results.store import records_frame
+from xmcbench.results.tables import dataset_order, dataset_title, group_runs, metric_label
+
+__all__ = ["FIGURE2_METRICS", "FIGURE_FORMATS", "FigureInfo", "psp_figure", "tree_methods"]
+
+FIGURE2_METRICS = ("psp@1", "psp@3", "psp@5")
+FIGURE_FORMATS = ("svg", "png", "pdf")
+_PANEL_COLUMNS = 3
+_CHARS_PER_INCH = 12  # legend text at the small font size, roughly
+
+
+@dataclass(frozen=True)
+class FigureInfo:
+    """What was drawn: the file, one panel per dataset, one bar series per configuration."""
+
+    path: Path
+    panels: tuple[str, ...]
+    series: tuple[str, ...]
+
+
+def tree_methods(specs: Specs) -> list[str]:
+    """Registered methods whose plugin tags them tree-based."""
+    return sorted(name for name, spec in specs.items() if TREE_TAG in spec.tags)
+
+
+def psp_figure(
+    records: Iterable[Mapping[str, Any]],
+    output: Path,
+    *,
+    specs: Specs,
+    datasets: Iterable[str] | None = None,
+    methods: Sequence[str] | None = None,
+    include_reported: bool = True,
+    metrics: Sequence[str] = FIGURE2_METRICS,
+    title: str = "Figure 2: PSP@k of label tree-based methods",
+) -> FigureInfo:
+    """Draw grouped bars (metrics on x, a bar per method configuration) and write `output`.
+
+    Without `datasets`, the datasets with measured runs of the methods are drawn (all that have
+    any run when none is measured). The paper's numbers are hatched ``[reported]`` bars.
+    """
+    output = Path(output)
+    fmt = output.suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise XMCBenchError(
+            f"{output}: a figure is written as {', '.join('.' + f for f in FIGURE_FORMATS)}"
+        )
+    frame = records_frame(records)
+    if not include_reported:
+        frame = frame[frame["source"] != "reported"]
+    chosen_methods = list(methods) if methods else tree_methods(specs)
+    if methods:
+        known = sorted(frame["method"].unique())
+        for name in methods:
+            if name not in known:
+                raise UnknownNameError("method", name, known)
+    frame = frame[frame["method"].isin(chosen_methods)]
+    frame = frame[frame[[m for m in metrics if m in frame]].notna().any(axis=1)]
+    if frame.empty:
+        raise XMCBenchError(f"no runs of {', '.join(chosen_methods) or 'any method'} with PSP@k")
+    panels = _choose(frame, datasets)
+    summary = group_runs(frame[frame["dataset"].isin(panels)], list(metrics))
+    figure = _draw(summary, panels, list(metrics), title)
+    with atomic_path(output) as tmp:
+        figure.savefig(tmp, format=fmt, metadata=_metadata(fmt))
+        os.chmod(tmp, 0o644)  # a figure is meant to be shared (mkstemp makes 0600)
+    return FigureInfo(output, tuple(panels), tuple(dict.fromkeys(summary["label"])))
+
+
+def _choose(frame: pd.DataFrame, wanted: Iterable[str] | None) -> list[str]:
+    if wanted is not None:
+        wanted = list(dict.fromkeys(wanted))
+        known = sorted(frame["dataset"].unique())
+        for name in wanted:
+            if name not in known:
+                raise UnknownNameError("dataset with runs of these methods", name, known)
+        return wanted
+    measured = frame.loc[frame["source"] != "reported", "dataset"].unique()
+    return dataset_order(measured if len(measured) else frame["dataset"].unique())
+
+
+def _metadata(fmt: str) -> dict[str, Any]:
+    """No creation date in the file, so drawing the same results twice gives the same bytes."""
+    return {"Date": None} if fmt == "svg" else {}
+
+
+def _draw(summary: pd.DataFrame, panels: list[str], metrics: list[str], title: str) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    ncols = min(len(panels), _PANEL_COLUMNS)
+    nrows = math.ceil(len(panels) / ncols)
+    figure = Figure(figsize=(4.4 * ncols, 3.3 * nrows + 1.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(nrows, ncols, squeeze=False).ravel()
+    labels = list(dict.fromkeys(summary["label"]))
+    palette = _colours(len(labels))
+    colour = dict(zip(labels, palette, strict=True))
+    handles: dict[str, Any] = {}
+    x = np.arange(len(metrics))
+    for ax, dataset in zip(axes, panels, strict=False):
+        rows = summary[summary["dataset"] == dataset].reset_index(drop=True)
+        width = 0.8 / max(len(rows), 1)
+        for i, r in rows.iterrows():
+            means = np.array([100 * r[f"{m}:mean"] for m in metrics], dtype=float)
+            spread = np.array(
+                [100 * r[f"{m}:std"] if r[f"{m}:n"] > 1 else 0.0 for m in metrics], dtype=float
+            )
+            shown = np.isfinite(means)
+            errors = np.nan_to_num(spread[shown])
+            bars = ax.bar(
+                x[shown] + (i - (len(rows) - 1) / 2) * width,
+                means[shown],
+                width,
+                yerr=errors if errors.any() else None,
+                color=colour[r["label"]],
+                hatch="//" if r["source"] == "reported" else None,
+                edgecolor="white",
+                capsize=2,
+            )
+            handles.setdefault(r["label"], bars)
+        ax.set_xticks(x, [metric_label(m) for m in metrics])
+        ax.set_title(dataset_title(dataset), fontsize=10)
+        ax.set_ylabel("percent")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    for ax in axes[len(panels) :]:
+        ax.remove()
+    longest = max((len(label) for label in handles), default=1)
+    fits = int(4.4 * ncols * _CHARS_PER_INCH) // (longest + 6)  # legend columns that fit
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="outside lower center",
+        ncols=max(1, min(len(handles), 4, fits)),
+        frameon=False,
+        fontsize="small",
+    )
+    figure.suptitle(title)
+    return figure
+
+
+def _colours(n: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]

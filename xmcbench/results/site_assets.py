@@ -1,0 +1,82 @@
+"""The leaderboard site's shared style and its small table-sorting script (inline, no CDN).
+
+Sorting: click a column header (or press Enter on it) to sort by it, numbers best-first, again
+to reverse; missing values stay last. ``#sort=<key>`` or ``#sort=<key>:asc|desc`` in the URL
+clicks that header on load, so a sorted view can be linked (and checked headlessly).
+"""
+
+from __future__ import annotations
+
+__all__ = ["GENERATOR", "SORT_SCRIPT", "STYLE"]
+
+GENERATOR = "xmcbench leaderboard"  # <meta name="generator">: marks a folder as ours to replace
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:120em}
+a{color:#1a5fb4}nav{margin-bottom:1em}
+table{border-collapse:collapse;font-size:.9em;margin:1em 0}
+th,td{padding:.3em .6em;border-bottom:1px solid #ddd;vertical-align:top}
+th{background:#f4f4f4;text-align:left;white-space:nowrap}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+table.sortable th{cursor:pointer;user-select:none}
+table.sortable th:hover{background:#e8eef8}
+table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
+table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
+tr.reported td{color:#666;font-style:italic}
+td.params{min-width:14em;max-width:28em;font-size:.85em;overflow-wrap:anywhere}
+td.params summary{cursor:pointer}.scroll{overflow-x:auto}
+figure{margin:1em 0}figcaption{color:#555;font-size:.9em}
+.notes{color:#555;font-size:.9em}code{font-size:.95em}
+""".strip()
+
+SORT_SCRIPT = """
+(function () {
+  "use strict";
+  function value(cell, numeric) {
+    var raw = cell.hasAttribute("data-v") ? cell.getAttribute("data-v") : cell.textContent.trim();
+    if (!numeric) { return raw.toLowerCase(); }
+    var x = parseFloat(raw);
+    return isNaN(x) ? null : x;
+  }
+  function sortTable(table, col, direction) {
+    var head = table.tHead.rows[0], th = head.cells[col];
+    var numeric = th.getAttribute("data-type") === "num";
+    var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
+    var sign = direction === "ascending" ? 1 : -1;
+    rows.sort(function (a, b) {
+      var x = value(a.cells[col], numeric), y = value(b.cells[col], numeric);
+      if (x === null || y === null) { return x === y ? 0 : (x === null ? 1 : -1); }
+      return x < y ? -sign : (x > y ? sign : 0);
+    });
+    rows.forEach(function (row) { body.appendChild(row); });
+    Array.prototype.forEach.call(head.cells, function (h) { h.removeAttribute("aria-sort"); });
+    th.setAttribute("aria-sort", direction);
+    table.setAttribute("data-sorted", th.getAttribute("data-key") + ":" + direction);
+  }
+  function onClick(event) {
+    var th = event.currentTarget, current = th.getAttribute("aria-sort");
+    var first = th.getAttribute("data-type") === "num" ? "descending" : "ascending";
+    var direction = current ? (current === "ascending" ? "descending" : "ascending") : first;
+    sortTable(th.closest("table"), th.cellIndex, direction);
+  }
+  function fromHash() {
+    var match = /^#sort=([^:]+)(?::(asc|desc))?$/.exec(decodeURIComponent(location.hash));
+    if (!match) { return; }
+    var heads = document.querySelectorAll("table.sortable thead th");
+    var th = Array.prototype.filter.call(heads, function (h) {
+      return h.getAttribute("data-key") === match[1];
+    })[0];
+    if (!th) { return; }
+    th.click();
+    var wanted = { asc: "ascending", desc: "descending" }[match[2]];
+    if (wanted && th.getAttribute("aria-sort") !== wanted) { th.click(); }
+  }
+  document.querySelectorAll("table.sortable thead th").forEach(function (th) {
+    th.tabIndex = 0;
+    th.addEventListener("click", onClick);
+    th.addEventListener("keydown", function (e) { if (e.key === "Enter") { th.click(); } });
+  });
+  window.addEventListener("hashchange", fromHash);
+  fromHash();
+})();
+""".strip()
