@@ -26,7 +26,7 @@ from xmcbench.results.variation import variation_tables
 from xmcbench.runner import RunRequest, run
 from xmcbench.sweep import plan_points, run_sweep
 
-DATASET = "synthetic-tiny"
+DATASET = "synthetic"  # the default synthetic dataset, as the reports are specified on
 DEEP = {  # a few optimizer steps of a very small network: about a second a run
     "embedding_dim": 16,
     "embedding_init": "random",
@@ -52,7 +52,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Eleven real runs on synthetic-tiny: sweeps of AttentionXML's K with C (two seeds), H and
+    """Eleven real runs on synthetic: sweeps of AttentionXML's K with C (two seeds), H and
     trees, one without SWA, and XML-CNN, Parabel and popularity."""
     folder = tmp_path_factory.mktemp("report-results")
     plugins = get_plugins()
@@ -131,7 +131,7 @@ def test_table7_groups_datasets_and_other_settings_and_averages_seeds(records, s
     by_group = groups(table)
     assert table.columns[:5] == ("attentionxml", "Runs", "P@1", "P@3", "P@5")
     assert table.columns[5:] == ("N@3", "N@5", "PSP@1", "PSP@3", "PSP@5")
-    h1 = by_group["synthetic-tiny, H = 1, Trees = 1, swa = true"]
+    h1 = by_group["synthetic, H = 1, Trees = 1, swa = true"]
     assert [r[0] for r in h1] == ["K = 4, C = 8", "K = 8, C = 4"]
     assert [cell(table, r, "Runs") for r in h1] == ["2", "2"]
     for row, (k, c) in zip(h1, [(4, 8), (8, 4)], strict=True):
@@ -141,11 +141,11 @@ def test_table7_groups_datasets_and_other_settings_and_averages_seeds(records, s
             assert cell(table, row, column) == shown(runs, metric)
     # runs with other settings are kept apart (their own group), never averaged in
     assert list(by_group) == [
-        "synthetic-tiny, H = 0, Trees = 1, swa = false",
-        "synthetic-tiny, H = 0, Trees = 1, swa = true",
-        "synthetic-tiny, H = 0, Trees = 2, swa = true",
-        "synthetic-tiny, H = 1, Trees = 1, swa = true",
-        "synthetic-tiny, H = 2, Trees = 1, swa = true",
+        "synthetic, H = 0, Trees = 1, swa = false",
+        "synthetic, H = 0, Trees = 1, swa = true",
+        "synthetic, H = 0, Trees = 2, swa = true",
+        "synthetic, H = 1, Trees = 1, swa = true",
+        "synthetic, H = 2, Trees = 1, swa = true",
     ]
     assert any(
         n.startswith("Runs that differ in other parameters are kept apart") for n in table.notes
@@ -156,7 +156,7 @@ def test_table7_groups_datasets_and_other_settings_and_averages_seeds(records, s
 def test_best_is_bold_within_each_group(records, specs):
     (table,) = report_tables("table7", records, specs=specs)
     names = table.group_of_row()
-    start = names.index("synthetic-tiny, H = 1, Trees = 1, swa = true")
+    start = names.index("synthetic, H = 1, Trees = 1, swa = true")
     rows = [start, start + 1]
     runs = [measured(records, tree_k=k, candidates=c, tree_height=1) for k, c in [(4, 8), (8, 4)]]
     means = [round(100 * np.mean([r["metrics"]["p@1"] for r in rs]), 2) for rs in runs]
@@ -169,7 +169,7 @@ def test_best_is_bold_within_each_group(records, specs):
 def test_table8_rows_are_heights_under_their_k_and_c(records, specs):
     (table,) = report_tables("table8", records, specs=specs)
     by_group = groups(table)
-    rows = by_group["synthetic-tiny, K = 4, C = 8, Trees = 1, swa = true"]
+    rows = by_group["synthetic, K = 4, C = 8, Trees = 1, swa = true"]
     assert [r[0] for r in rows] == ["H = 1", "H = 2"]
     assert cell(table, rows[1], "P@5") == shown(measured(records, tree_height=2), "p@5")
     assert table.title == "Table 8: attentionxml by tree height H"
@@ -181,7 +181,7 @@ def test_table8_rows_are_heights_under_their_k_and_c(records, specs):
 def test_table5_datasets_as_column_groups(records, specs):
     (table,) = report_tables("table5", records, specs=specs)
     assert table.columns == ("Trees", "Other parameters", "P@1", "P@3", "P@5")
-    assert table.column_groups == (("", 2), ("synthetic-tiny", 3))
+    assert table.column_groups == (("", 2), ("synthetic", 3))
     flat = {(r[0], r[1]): r for r in table.rows}
     two = flat[("2", "H = 0, K = 8, C = 160, swa = true")]
     one = flat[("1", "H = 0, K = 8, C = 160, swa = true")]
@@ -190,12 +190,12 @@ def test_table5_datasets_as_column_groups(records, specs):
         measured(records, trees=1, tree_height=0, swa=True), "p@3"
     )
     assert [r[0] for r in table.rows] == sorted((r[0] for r in table.rows), key=int)
-    assert "synthetic-tiny P@1" in table.flat_columns()
+    assert "synthetic P@1" in table.flat_columns()
 
 
 def test_table9_one_metric_has_datasets_as_plain_columns(records, specs):
     (table,) = report_tables("table9", records, specs=specs)
-    assert table.columns == ("H", "Other parameters", "synthetic-tiny")
+    assert table.columns == ("H", "Other parameters", "synthetic")
     assert table.column_groups == ()
     assert table.notes[0] == "Cells: P@5 of attentionxml."
     assert [r[0] for r in table.rows] == sorted((r[0] for r in table.rows), key=int)
@@ -214,7 +214,7 @@ def test_table2_lists_declared_parameters_time_and_size(records, specs):
     )  # fmt: skip
     row = next(r for r in table.rows if r[5:9] == ("1", "8", "4", "1"))
     assert (
-        row[:5] == ("synthetic-tiny (swa = true)", "1", "32", "8", "16")
+        row[:5] == ("synthetic (swa = true)", "1", "32", "8", "16")
         and cell(table, row, "Runs") == "2"
     )
     runs = measured(records, tree_height=1, tree_k=8)
@@ -230,17 +230,17 @@ def test_table2_lists_declared_parameters_time_and_size(records, specs):
 def test_table3_datasets_as_row_groups_with_reported_rows(records, specs):
     (table,) = report_tables("table3", records, specs=specs, datasets=[DATASET, "eurlex-4k"])
     by_group = groups(table)
-    assert list(by_group) == ["synthetic-tiny", "EUR-Lex (eurlex-4k)"]
+    assert list(by_group) == ["synthetic", "EUR-Lex (eurlex-4k)"]
     assert table.columns == ("Method", "Runs", "P@1", "P@3", "P@5")
     eurlex = {r[0]: r for r in by_group["EUR-Lex (eurlex-4k)"]}
     assert cell(table, eurlex["attentionxml [reported]"], "P@1") == "87.12"
     assert cell(table, eurlex["attentionxml [reported]"], "Runs") == "–"
-    tiny = {r[0]: r for r in by_group["synthetic-tiny"]}
+    tiny = {r[0]: r for r in by_group["synthetic"]}
     assert cell(table, tiny["parabel"], "P@5") == shown(measured(records, "parabel"), "p@5")
     assert cell(table, tiny["popularity"], "Runs") == "1"
     winner = max(tiny, key=lambda m: float(tiny[m][2].split(" ")[0]))
     i = table.rows.index(tiny[winner])
-    assert (i, 2) in table.best  # the best P@1 of synthetic-tiny is bold, within its group
+    assert (i, 2) in table.best  # the best P@1 of synthetic is bold, within its group
     assert {table.rows[i][0] for i, j in table.best if j == 2} >= {"attentionxml [reported]"}
 
 
@@ -275,7 +275,7 @@ def test_table4_columns_come_from_plugin_metadata(records, specs):
     configs += [measured(records, tree_height=2), measured(records, trees=2)]
     best = max(configs, key=lambda rs: np.mean([r["metrics"]["p@5"] for r in rs]))
     assert cell(table, row, "BiLSTM+Att+SWA") == shown(best, "p@5")
-    assert any(n.startswith("synthetic-tiny, BiLSTM+Att+SWA: 5 configurations; the best is shown")
+    assert any(n.startswith("synthetic, BiLSTM+Att+SWA: 5 configurations; the best is shown")
                for n in table.notes)  # fmt: skip
     assert (
         "Columns: XML-CNN: xml-cnn; BiLSTM: no runs; BiLSTM+Att: attentionxml-noswa; "
@@ -292,7 +292,7 @@ def test_every_format_renders_groups_and_bold(records, specs):
     (table,) = report_tables("table8", records, specs=specs)
     i, j = min(table.best)
     winner = table.rows[i][j]
-    header = "synthetic-tiny, K = 4, C = 8, Trees = 1, swa = true"
+    header = "synthetic, K = 4, C = 8, Trees = 1, swa = true"
     text = {fmt: render([table], fmt) for fmt in FORMATS}
     assert f"*{header}*" in text["markdown"] and f"**{winner}**" in text["markdown"]
     assert re.search(r"\\multicolumn\{10\}\{l\}\{\\textit\{" + re.escape(header), text["latex"])
@@ -308,9 +308,9 @@ def test_every_format_renders_groups_and_bold(records, specs):
 
     (columns,) = report_tables("table5", records, specs=specs)
     latex, html_text = render([columns], "latex"), render([columns], "html")
-    assert "\\multicolumn{3}{c}{synthetic-tiny}" in latex and "\\cline{3-5}" in latex
-    assert '<th colspan="3" style="text-align: center;">synthetic-tiny</th>' in html_text
-    assert "synthetic-tiny P@1" in render([columns], "csv").splitlines()[0]
+    assert "\\multicolumn{3}{c}{synthetic}" in latex and "\\cline{3-5}" in latex
+    assert '<th colspan="3" style="text-align: center;">synthetic</th>' in html_text
+    assert "synthetic P@1" in render([columns], "csv").splitlines()[0]
 
 
 # --------------------------------------------------------------------------- compare --by
@@ -324,7 +324,7 @@ def test_compare_by_on_the_command_line(results, capsys):
                  "csv", "--metrics", "p@1"]) == 0  # fmt: skip
     assert capsys.readouterr().out == by_symbol
     rows = list(csv.DictReader(io.StringIO(by_symbol)))
-    h1 = [r for r in rows if r["group"] == "synthetic-tiny, H = 1, Trees = 1, swa = true"]
+    h1 = [r for r in rows if r["group"] == "synthetic, H = 1, Trees = 1, swa = true"]
     assert [(r["attentionxml"], r["Runs"]) for r in h1] == [
         ("K = 4, C = 8", "2"),
         ("K = 8, C = 4", "2"),
@@ -333,7 +333,7 @@ def test_compare_by_on_the_command_line(results, capsys):
     assert main(["compare", "--by", "trees", "--layout", "columns", "--results", str(results),
                  "--format", "markdown", "--metrics", "p@1"]) == 0  # fmt: skip
     markdown = capsys.readouterr().out
-    assert re.search(r"\| Trees +\| +Other parameters +\| +synthetic-tiny +\|", markdown)
+    assert re.search(r"\| Trees +\| +Other parameters +\| +synthetic +\|", markdown)
 
     assert main(["compare", "--by", "tree_kk", "--results", str(results)]) == 2
     assert "did you mean 'tree_k'" in capsys.readouterr().err

@@ -116,7 +116,7 @@ def peak_rss_mb() -> float:
     return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
 
 
-def environment(device: str) -> dict[str, Any]:
+def environment(device: str, git_sha: str | None = None) -> dict[str, Any]:
     """Versions and machine facts recorded with every run; torch only if already imported."""
     torch = sys.modules.get("torch")
     return {
@@ -129,7 +129,7 @@ def environment(device: str) -> dict[str, Any]:
         "device": device,
         "cpu_count": os.cpu_count(),
         "world_size": int(os.environ.get("WORLD_SIZE", "1")),  # processes of a torchrun launch
-        "git_sha": _git_sha(),
+        "git_sha": git_sha if git_sha is not None else _git_sha(),
         "host": platform.node(),
     }
 
@@ -199,6 +199,7 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
     workdir = workdir_for(request, dataset, params)
     workdir.mkdir(parents=True, exist_ok=True)
 
+    code_version = _git_sha()  # the code that trains: the checkout may change during a long run
     started = time.perf_counter()
     method.fit(dataset.train, dataset.valid, workdir)
     train_s = time.perf_counter() - started
@@ -248,7 +249,7 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
         "model_bytes": folder_bytes(model_dir),
         "model_dir": str(model_dir),
         "prep": dict(request.prep),
-        "env": environment(str(device)),
+        "env": environment(str(device), git_sha=code_version),
     }
     path = write_run(request.results_dir, record, topk)
     shutil.rmtree(workdir, ignore_errors=True)  # finished: the next identical command starts afresh
