@@ -122,6 +122,14 @@ def test_candidates_score_like_the_full_output() -> None:
     torch.testing.assert_close(some, torch.gather(full, 1, candidates))
 
 
+@pytest.mark.parametrize("make", [xmlcnn_net, bilstm_net], ids=["cnn", "lstm"])
+def test_label_prior_starts_every_output_at_the_mean_label_frequency(make) -> None:
+    net = make(2)
+    net.set_label_prior(0.01)  # what fit() does, as for AttentionXML: no popular-label plateau
+    bias = net.head.output.bias
+    torch.testing.assert_close(torch.sigmoid(bias), torch.full_like(bias, 0.01))
+
+
 # ----------------------------------------------------------------------------- registry
 
 

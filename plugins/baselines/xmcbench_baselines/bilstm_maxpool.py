@@ -22,6 +22,7 @@ from .deep_common import (
     CPU_TRAINING,
     DEMO_TRAINING,
     BottleneckHead,
+    BottleneckNet,
     DeepParams,
     dynamic_max_pool,
     field_names,
@@ -80,7 +81,7 @@ class BiLSTMMaxPoolConfig:
     sparse_embedding: bool = False
 
 
-class BiLSTMMaxPoolNet(nn.Module):
+class BiLSTMMaxPoolNet(BottleneckNet):
     """Maps a padded batch of token ids to one logit per label (or per candidate label)."""
 
     def __init__(self, config: BiLSTMMaxPoolConfig, embedding: np.ndarray | None = None) -> None:

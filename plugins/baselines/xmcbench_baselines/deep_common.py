@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import torch
 from torch import nn
+from xmcbench_attentionxml.attention import prior_logit
 from xmcbench_attentionxml.presets import PRESETS as ATTENTIONXML_PRESETS
 
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -60,6 +61,11 @@ class BottleneckHead(nn.Module):
         self.hidden = nn.Sequential(nn.Linear(in_size, bottleneck), nn.ReLU(), nn.Dropout(dropout))
         self.output = nn.Linear(bottleneck, n_labels)
 
+    @torch.no_grad()
+    def set_prior(self, rate: float) -> None:
+        """Start every label's logit at log-odds(`rate`), as AttentionXML's output does."""
+        self.output.bias.fill_(prior_logit(rate))
+
     def forward(self, pooled: torch.Tensor, candidates: torch.Tensor | None = None) -> torch.Tensor:
         """(b, in) pooled features -> (b, L) logits, or (b, c) for the given candidate ids."""
         z = self.hidden(pooled)  # (b, H)
@@ -67,6 +73,16 @@ class BottleneckHead(nn.Module):
             return self.output(z)  # (b, L)
         weight = self.output.weight[candidates]  # (b, c, H)
         return torch.einsum("bh,bch->bc", z, weight) + self.output.bias[candidates]
+
+
+class BottleneckNet(nn.Module):
+    """A network ending in a `BottleneckHead` (`self.head`); the engine sets its label prior."""
+
+    head: BottleneckHead
+
+    def set_label_prior(self, rate: float) -> None:
+        """Start every logit at the log-odds of the mean label frequency."""
+        self.head.set_prior(rate)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from .deep_common import (
     CPU_TRAINING,
     DEMO_TRAINING,
     BottleneckHead,
+    BottleneckNet,
     DeepParams,
     dynamic_max_pool,
     field_names,
@@ -78,7 +79,7 @@ class XMLCNNConfig:
     sparse_embedding: bool = False
 
 
-class XMLCNNNet(nn.Module):
+class XMLCNNNet(BottleneckNet):
     """Maps a padded batch of token ids to one logit per label (or per candidate label)."""
 
     def __init__(self, config: XMLCNNConfig, embedding: np.ndarray | None = None) -> None:
