@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,11 +149,14 @@ def _draw(summary: pd.DataFrame, panels: list[str], metrics: list[str], title: s
         ax.set_axisbelow(True)
     for ax in axes[len(panels) :]:
         ax.remove()
-    longest = max((len(label) for label in handles), default=1)
-    fits = int(4.4 * ncols * _CHARS_PER_INCH) // (longest + 6)  # legend columns that fit
+    # variant labels can list many parameters: wrap them to the figure's width
+    width_chars = int(4.4 * ncols * _CHARS_PER_INCH) - 6
+    texts = [textwrap.fill(label, max(20, width_chars)) for label in handles]
+    longest = max((len(line) for text in texts for line in text.splitlines()), default=1)
+    fits = (width_chars + 6) // (longest + 6)  # legend columns that fit
     figure.legend(
         list(handles.values()),
-        list(handles),
+        texts,
         loc="outside lower center",
         ncols=max(1, min(len(handles), 4, fits)),
         frameon=False,
