@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -28,14 +29,24 @@ class ModelConfig:
     sparse_embedding: bool = False
 
 
-def make_embedding(
-    vocab_size: int, dim: int, matrix: np.ndarray | None, *, freeze: bool, sparse: bool
-) -> nn.Embedding:
+class EmbeddingShape(Protocol):
+    """The fields of a network config that size its word embedding."""
+
+    vocab_size: int
+    embedding_dim: int
+    freeze_embedding: bool
+    sparse_embedding: bool
+
+
+def make_embedding(config: EmbeddingShape, matrix: np.ndarray | None) -> nn.Embedding:
     """Word embeddings (row 0 = padding, kept zero), optionally initialised from `matrix`.
 
     Shared with the deep baselines (XML-CNN, BiLSTM + max-pool) so every model starts alike.
     """
-    layer = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=sparse and not freeze)
+    vocab_size, dim, freeze = config.vocab_size, config.embedding_dim, config.freeze_embedding
+    layer = nn.Embedding(
+        vocab_size, dim, padding_idx=0, sparse=config.sparse_embedding and not freeze
+    )
     if matrix is not None:
         if matrix.shape != (vocab_size, dim):
             raise ValueError(
@@ -54,13 +65,7 @@ class AttentionXMLNet(nn.Module):
     def __init__(self, config: ModelConfig, embedding: np.ndarray | None = None) -> None:
         super().__init__()
         self.config = config
-        self.embedding = make_embedding(
-            config.vocab_size,
-            config.embedding_dim,
-            embedding,
-            freeze=config.freeze_embedding,
-            sparse=config.sparse_embedding,
-        )
+        self.embedding = make_embedding(config, embedding)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = BiLSTMEncoder(config.embedding_dim, config.hidden_size)
         self.encoder_dropout = nn.Dropout(config.encoder_dropout)

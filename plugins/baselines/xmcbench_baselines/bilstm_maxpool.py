@@ -87,13 +87,7 @@ class BiLSTMMaxPoolNet(BottleneckNet):
     def __init__(self, config: BiLSTMMaxPoolConfig, embedding: np.ndarray | None = None) -> None:
         super().__init__()
         self.config = config
-        self.embedding = make_embedding(
-            config.vocab_size,
-            config.embedding_dim,
-            embedding,
-            freeze=config.freeze_embedding,
-            sparse=config.sparse_embedding,
-        )
+        self.embedding = make_embedding(config, embedding)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = BiLSTMEncoder(config.embedding_dim, config.hidden_size)
         self.encoder_dropout = nn.Dropout(config.encoder_dropout)
@@ -106,12 +100,6 @@ class BiLSTMMaxPoolNet(BottleneckNet):
         x = self.embedding_dropout(self.embedding(tokens))  # (b, T, E)
         h = self.encoder_dropout(self.encoder(x, lengths))  # (b, T, 2N), zero on padding
         return dynamic_max_pool(h.transpose(1, 2), lengths, self.config.pooling_chunks)
-
-    def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Logits (b, L) for every label, or (b, c) for the given (b, c) candidate label ids."""
-        return self.head(self.features(tokens, lengths), candidates)
 
 
 class BiLSTMMaxPool(AttentionXML):

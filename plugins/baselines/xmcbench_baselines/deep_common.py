@@ -76,9 +76,19 @@ class BottleneckHead(nn.Module):
 
 
 class BottleneckNet(nn.Module):
-    """A network ending in a `BottleneckHead` (`self.head`); the engine sets its label prior."""
+    """A network whose pooled `features` feed a `BottleneckHead` (`self.head`)."""
 
     head: BottleneckHead
+
+    def features(self, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(b, T) ids, (b,) lengths -> (b, in) pooled features for the head."""
+        raise NotImplementedError
+
+    def forward(
+        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits (b, L) for every label, or (b, c) for the given (b, c) candidate label ids."""
+        return self.head(self.features(tokens, lengths), candidates)
 
     def set_label_prior(self, rate: float) -> None:
         """Start every logit at the log-odds of the mean label frequency."""

@@ -85,13 +85,7 @@ class XMLCNNNet(BottleneckNet):
     def __init__(self, config: XMLCNNConfig, embedding: np.ndarray | None = None) -> None:
         super().__init__()
         self.config = config
-        self.embedding = make_embedding(
-            config.vocab_size,
-            config.embedding_dim,
-            embedding,
-            freeze=config.freeze_embedding,
-            sparse=config.sparse_embedding,
-        )
+        self.embedding = make_embedding(config, embedding)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.convs = nn.ModuleList(
             nn.Conv1d(config.embedding_dim, config.num_filters, width)
@@ -117,12 +111,6 @@ class XMLCNNNet(BottleneckNet):
             valid = (lengths - width + 1).clamp(min=1)  # (b,) windows inside each document
             pieces.append(dynamic_max_pool(h, valid, self.config.pooling_chunks))  # (b, F * p)
         return torch.cat(pieces, dim=1)  # (b, F * widths * p)
-
-    def forward(
-        self, tokens: torch.Tensor, lengths: torch.Tensor, candidates: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Logits (b, L) for every label, or (b, c) for the given (b, c) candidate label ids."""
-        return self.head(self.features(tokens, lengths), candidates)
 
 
 class XMLCNN(AttentionXML):
