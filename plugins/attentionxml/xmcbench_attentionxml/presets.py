@@ -6,10 +6,14 @@ SWA starts only once validation has mostly stopped climbing: averaging early sna
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
-from .params import FIELDS, Hyperparams
+from .params import Hyperparams
+
+P = TypeVar("P")
 
 DEFAULT_PRESET = "cpu"  # used when no preset is given: trains a real dataset on 2 cores
 
@@ -144,17 +148,32 @@ PRESETS["cpu-tree"] = {
 }
 
 
-def resolve(preset: str | None, explicit: dict[str, Any]) -> tuple[str, Hyperparams]:
+def resolve(preset: str | None, explicit: Mapping[str, Any]) -> tuple[str, Hyperparams]:
     """The preset name used, and its values overridden by `explicit` (None means unset)."""
-    name = DEFAULT_PRESET if preset is None else preset
-    if name not in PRESETS:
-        close = difflib.get_close_matches(name, PRESETS, n=2)
+    return resolve_preset("AttentionXML", Hyperparams, PRESETS, DEFAULT_PRESET, preset, explicit)
+
+
+def resolve_preset(
+    method: str,
+    params: type[P],
+    presets: Mapping[str, Mapping[str, Any]],
+    default: str,
+    preset: str | None,
+    explicit: Mapping[str, Any],
+) -> tuple[str, P]:
+    """`method`'s preset name used, and its values overridden by `explicit` (None means unset).
+
+    Shared with the deep baselines, whose parameter dataclasses and presets differ.
+    """
+    name = default if preset is None else preset
+    if name not in presets:
+        close = difflib.get_close_matches(name, presets, n=2)
         hint = (
-            f"; did you mean {' or '.join(close)}?" if close else f" (known: {', '.join(PRESETS)})"
+            f"; did you mean {' or '.join(close)}?" if close else f" (known: {', '.join(presets)})"
         )
-        raise ValueError(f"unknown AttentionXML preset {name!r}{hint}")
-    unknown = set(explicit) - set(FIELDS)
+        raise ValueError(f"unknown {method} preset {name!r}{hint}")
+    unknown = set(explicit) - {f.name for f in dataclasses.fields(params)}
     if unknown:
-        raise TypeError(f"unknown AttentionXML hyperparameter(s): {', '.join(sorted(unknown))}")
+        raise TypeError(f"unknown {method} hyperparameter(s): {', '.join(sorted(unknown))}")
     given = {k: v for k, v in explicit.items() if v is not None}
-    return name, Hyperparams(**{**PRESETS[name], **given})
+    return name, params(**{**presets[name], **given})

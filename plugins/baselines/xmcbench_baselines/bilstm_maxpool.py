@@ -17,6 +17,7 @@ from torch import nn
 from xmcbench_attentionxml.encoder import BiLSTMEncoder
 from xmcbench_attentionxml.method import AttentionXML
 from xmcbench_attentionxml.model import make_embedding
+from xmcbench_attentionxml.presets import resolve_preset
 
 from .deep_common import (
     CPU_TRAINING,
@@ -26,7 +27,6 @@ from .deep_common import (
     DeepParams,
     dynamic_max_pool,
     field_names,
-    resolve_preset,
 )
 
 

@@ -9,8 +9,6 @@ batching, prediction and save/load are exactly AttentionXML's.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -158,29 +156,6 @@ class DeepParams:
 def field_names(params: type[DeepParams]) -> tuple[str, ...]:
     """The hyperparameter names of a parameter dataclass, in declaration order."""
     return tuple(f.name for f in dataclasses.fields(params))
-
-
-def resolve_preset(
-    method: str,
-    params: type[P],
-    presets: Mapping[str, Mapping[str, Any]],
-    default: str,
-    preset: str | None,
-    explicit: Mapping[str, Any],
-) -> tuple[str, P]:
-    """The preset name used, and its values overridden by `explicit` (None means unset)."""
-    name = default if preset is None else preset
-    if name not in presets:
-        close = difflib.get_close_matches(name, presets, n=2)
-        hint = (
-            f"; did you mean {' or '.join(close)}?" if close else f" (known: {', '.join(presets)})"
-        )
-        raise ValueError(f"unknown {method} preset {name!r}{hint}")
-    unknown = set(explicit) - set(field_names(params))
-    if unknown:
-        raise TypeError(f"unknown {method} hyperparameter(s): {', '.join(sorted(unknown))}")
-    given = {k: v for k, v in explicit.items() if v is not None}
-    return name, params(**{**presets[name], **given})
 
 
 # Training budgets taken from AttentionXML's presets of the same names, so Table 4's columns are

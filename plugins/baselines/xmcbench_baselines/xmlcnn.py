@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 from xmcbench_attentionxml.method import AttentionXML
 from xmcbench_attentionxml.model import make_embedding
+from xmcbench_attentionxml.presets import resolve_preset
 
 from .deep_common import (
     CPU_TRAINING,
@@ -27,7 +28,6 @@ from .deep_common import (
     DeepParams,
     dynamic_max_pool,
     field_names,
-    resolve_preset,
 )
 
 
