@@ -1,5 +1,7 @@
 """Fetch dataset files: resumable HTTP, Google Drive confirm pages, checksums, safe unpacking.
 
+Unpacking itself (links, escapes and decompression bombs refused) lives in .archives.
+
 Layout under $XMCBENCH_HOME/datasets/<name>/raw/<source>/:
   <filename>        a downloaded file (kept, so it can be verified later)
   <filename>.part   a download in progress; the next call resumes it with an HTTP Range request
@@ -16,17 +18,13 @@ import hashlib
 import http.client
 import json
 import os
-import posixpath
 import re
 import shutil
-import stat
-import tarfile
 import time
-import zipfile
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from http.cookiejar import CookieJar
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
 from urllib.parse import urlencode, urljoin
@@ -35,6 +33,9 @@ from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_o
 from .. import io, paths
 from ..errors import DataFormatError, XMCBenchError
 from ..registry import DatasetSpec, Source
+from .archives import ArchiveTooLargeError as ArchiveTooLargeError  # re-exported
+from .archives import UnsafeArchiveError as UnsafeArchiveError  # re-exported
+from .archives import archive_kind, extract_tar, extract_zip
 from .cards import is_plain_filename
 
 GDRIVE_URL = "https://drive.google.com/uc"  # tests point this at a local server
@@ -56,10 +57,6 @@ class NetworkError(XMCBenchError):
 
 class IntegrityError(XMCBenchError):
     """A file's sha256 or size differs from the expected one; never silently skipped."""
-
-
-class UnsafeArchiveError(XMCBenchError):
-    """An archive member would land outside the target folder, or is a link or device."""
 
 
 # ----------------------------------------------------------------------------- public API
@@ -570,110 +567,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def archive_kind(path: Path) -> str | None:
-    """'zip', 'tar' (plain or gz/bz2/xz compressed) or None, sniffed from the content."""
-    with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head in (b"PK\x03\x04", b"PK\x05\x06"):
-        return "zip"
-    return "tar" if tarfile.is_tarfile(path) else None
-
-
-def _unsafe_name(name: str) -> str | None:
-    """Why an archive member name is unsafe, or None."""
-    if not name or "\x00" in name:
-        return "has an empty or invalid name"
-    posix = name.replace("\\", "/")
-    if posix.startswith("/") or PureWindowsPath(name).drive or PurePosixPath(posix).is_absolute():
-        return "has an absolute path"
-    if _escapes(posix):
-        return "escapes the target folder with '..'"
-    return None
-
-
-def _escapes(relative: str) -> bool:
-    normal = posixpath.normpath(relative)
-    return normal == ".." or normal.startswith("../") or normal.startswith("/")
-
-
-def _tar_problem(member: tarfile.TarInfo) -> str | None:
-    """Why a tar member must not be extracted, or None."""
-    problem = _unsafe_name(member.name)
-    if problem:
-        return problem
-    if member.issym():
-        target = posixpath.join(posixpath.dirname(member.name), member.linkname)
-        if member.linkname.startswith("/") or _escapes(target):
-            return f"is a symlink pointing outside the target folder ({member.linkname})"
-    elif member.islnk():
-        if member.linkname.startswith("/") or _escapes(member.linkname):
-            return f"is a hard link pointing outside the target folder ({member.linkname})"
-    elif member.ischr() or member.isblk() or member.isfifo():
-        return "is a device or FIFO"
-    elif not (member.isfile() or member.isdir()):
-        return "is not a regular file, folder or link"
-    return None
-
-
-def extract_tar(archive: Path, target: Path) -> None:
-    """Unpack a tar archive into `target` after checking every member; unsafe ones are refused."""
-    try:
-        with tarfile.open(archive, "r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
-                problem = _tar_problem(member)
-                if problem:
-                    raise UnsafeArchiveError(
-                        f"refusing to unpack {archive.name}: member {member.name!r} {problem}"
-                    )
-            if hasattr(tarfile, "data_filter"):
-                tar.extractall(target, members=members, filter="data")
-            else:  # pragma: no cover - Python without PEP 706 filters
-                tar.extractall(target, members=members)
-    except _FILTER_ERRORS as exc:
-        member = getattr(exc, "tarinfo", None)
-        label = repr(member.name) if member is not None else "?"
-        raise UnsafeArchiveError(
-            f"refusing to unpack {archive.name}: member {label}: {exc}"
-        ) from exc
-    except (tarfile.TarError, EOFError) as exc:
-        raise DataFormatError(archive, None, f"corrupt tar archive: {exc}") from exc
-
-
-_FILTER_ERRORS: tuple[type[Exception], ...] = (
-    (tarfile.FilterError,) if hasattr(tarfile, "FilterError") else ()
-)
-
-
-def extract_zip(archive: Path, target: Path) -> None:
-    """Unpack a zip archive into `target` after checking every member; unsafe ones are refused."""
-    try:
-        with zipfile.ZipFile(archive) as zipped:
-            members = zipped.infolist()
-            for info in members:
-                problem = _zip_problem(info)
-                if problem:
-                    raise UnsafeArchiveError(
-                        f"refusing to unpack {archive.name}: member {info.filename!r} {problem}"
-                    )
-            for info in members:
-                zipped.extract(info, target)
-    except zipfile.BadZipFile as exc:
-        raise DataFormatError(archive, None, f"corrupt zip archive: {exc}") from exc
-
-
-def _zip_problem(info: zipfile.ZipInfo) -> str | None:
-    problem = _unsafe_name(info.filename)
-    if problem:
-        return problem
-    mode = info.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        return "is a symlink"
-    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):
-        return "is a device or special file"
-    return None
 
 
 # ----------------------------------------------------------------------------- progress
