@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -370,3 +371,20 @@ def test_options_from_mapping() -> None:
     assert PrepareOptions.from_mapping({"max_len": 7, "valid_size": None}).max_len == 7
     with pytest.raises(XMCBenchError, match=r"unknown preprocessing option.*max_length"):
         PrepareOptions.from_mapping({"max_length": 7})
+
+
+@pytest.mark.parametrize("split", ["train", "valid", "test"])
+def test_an_empty_split_in_memory_is_named(split: str) -> None:
+    rows = {"train": TRAIN, "valid": TRAIN[:2], "test": TEST, split: []}
+    raw = raw_from(train=rows["train"], test=rows["test"], valid=rows["valid"])
+    if split == "valid":  # raw_from drops a falsy valid: give an empty split explicitly
+        raw = RawDataset(train=raw.train, test=raw.test, valid=RawSplit(texts=[], labels=[]))
+    with pytest.raises(XMCBenchError, match=f"^the {split} split has no documents$"):
+        build(raw, "toy", PrepareOptions(), **QUIET)
+
+
+def test_an_empty_training_file_is_named_not_blamed_on_valid_size(tmp_path: Path) -> None:
+    root = write_text_layout(tmp_path / "d", train=[])
+    expected = f"{root / 'train_texts.txt'}: no documents (the file is empty)"
+    with pytest.raises(XMCBenchError, match=f"^{re.escape(expected)}$"):
+        prepare_folder(root, "toy", cache_root=tmp_path / "cache", **QUIET)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from xmcbench.cli import main
 from xmcbench.data import readers
 from xmcbench.data.readers import (
     LAYOUT_BOW,
@@ -274,3 +275,139 @@ def test_pecos_without_tfidf_and_bad_files(tmp_path: Path) -> None:
     expect_error([str(root / "Y.tst.npz"), "not a scipy sparse"], read_folder, root)
     (root / "Y.tst.npz").unlink()
     expect_error([str(root), "missing Y.tst.npz"], read_folder, root)
+
+
+# ---------------------------------------------------------------- absurd ids and widths
+
+ABSURD = 2_147_483_000  # near 2^31: omikuji allocated 8.6 GB for it and died with SIGABRT
+
+
+@pytest.mark.parametrize(
+    ("lines", "line", "words"),
+    [
+        (
+            ["1 0:1 5:0.5", f"2 2:1 {ABSURD}:0.3", "3 1:1"],
+            2,
+            [f"feature id {ABSURD} is absurd for a file of 5 entries", "= 16777216"],
+        ),
+        (
+            [f"3 {ABSURD} 4", "1 0:1", "2 1:1", "3 1:1"],
+            1,
+            [f"header declares {ABSURD} features, absurd for a file of 3 entries"],
+        ),
+        (["1 0:1", f"2,{ABSURD} 1:1"], 2, [f"label id {ABSURD} is absurd for a file of 3 entries"]),
+        (
+            [f"2 4 {ABSURD}", "1 0:1", f"2,{ABSURD - 1} 1:1"],
+            3,
+            [f"label id {ABSURD - 1} is absurd"],
+        ),
+    ],
+)
+def test_absurd_ids_are_rejected_naming_the_line(
+    tmp_path: Path, lines: list[str], line: int, words: list[str]
+) -> None:
+    path = write(tmp_path / "train.txt", lines)
+    err = expect_error([f"{path}:{line}: ", *words], read_bow, path)
+    assert err.line == line
+
+
+def test_id_bound_admits_real_datasets_and_grows_with_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a two-document test file may use a real dataset's whole id space (Wikipedia-500K's
+    # 2,381,304 features, Amazon-3M's 2,812,281 labels): the 2^24 floor admits it
+    small = read_bow(write(tmp_path / "test.txt", ["7 2381303:1", "2812280 0:1"]))
+    assert small.features.shape == (2, 2381304) and small.labels == [["7"], ["2812280"]]
+    assert read_bow(write(tmp_path / "edge.txt", [f"1 {2**24 - 1}:1"])).features.shape[1] == 2**24
+    edge = write(tmp_path / "edge.txt", [f"1 {2**24}:1"])
+    expect_error([f"{edge}:1: feature id {2**24} is absurd"], read_bow, edge)
+    monkeypatch.setattr(readers, "_ID_FLOOR", 10)  # past the floor: 50 ids per entry
+    grow = write(tmp_path / "grow.txt", ["1 0:1", "2 1:1", "3 149:1"])
+    assert read_bow(grow).features.shape == (3, 150)
+    write(grow, ["1 0:1", "2 1:1", "3 150:1"])
+    expect_error([f"{grow}:3: feature id 150 is absurd", "3 entries", "= 150;"], read_bow, grow)
+
+
+def test_pecos_matrices_of_absurd_width_are_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = pecos_folder(tmp_path / "p")
+    tfidf = root / "tfidf-attnxml" / "X.tst.npz"
+    sp.save_npz(tfidf, sp.csr_matrix(([1.0], ([0], [ABSURD - 1])), shape=(1, ABSURD)))
+    expect_error(
+        [f"{tfidf}: {ABSURD} columns are absurd for a file of 1 entries"], read_folder, root
+    )
+    (root / "tfidf-attnxml" / "X.tst.npz").unlink()
+    (root / "tfidf-attnxml" / "X.trn.npz").unlink()
+    monkeypatch.setattr(readers, "_ID_FLOOR", 100)
+    sp.save_npz(root / "Y.tst.npz", sp.csr_matrix(([1.0], ([0], [999])), shape=(1, 1000)))
+    expect_error([f"{root / 'Y.tst.npz'}: 1000 columns are absurd"], read_folder, root)
+    sp.save_npz(root / "Y.tst.npz", sp.csr_matrix(([1.0], ([0], [99])), shape=(1, 100)))
+    assert read_folder(root).test.labels == [["99"]]
+
+
+def test_run_rejects_an_absurd_feature_id_before_omikuji(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    omikuji = pytest.importorskip("omikuji")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("omikuji was reached with an absurd feature id")
+
+    monkeypatch.setattr(omikuji.Model, "train_on_data", staticmethod(never))
+    data = tmp_path / "absurd-ids"
+    write(data / "train.txt", ["0 0:1 5:0.5", f"1 2:1 {ABSURD}:0.3", "0,1 1:1"])
+    write(data / "test.txt", ["0 1:1"])
+    results = tmp_path / "results"
+    code = main(["run", "parabel", "--dataset", str(data), "--results", str(results), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2
+    where = f"error: {data / 'train.txt'}:2: "
+    assert err.startswith(f"{where}feature id {ABSURD} is absurd for a file of 5 entries (")
+    assert err.count("\n") == 1
+    assert not list(results.glob("**/*.json"))
+
+
+# ---------------------------------------------------------------- empty files
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "train_texts.txt",
+        "train_labels.txt",
+        "test_texts.txt",
+        "test_labels.txt",
+        "valid_texts.txt",
+        "valid_labels.txt",
+    ],
+)
+def test_an_empty_split_file_is_named(tmp_path: Path, name: str) -> None:
+    root = text_folder(tmp_path / "d", valid=True)
+    (root / name).write_text("")
+    err = expect_error([f"{root / name}: no documents (the file is empty)"], read_folder, root)
+    assert err.line is None
+
+
+def test_empty_bow_and_pecos_files_are_named(tmp_path: Path) -> None:
+    path = write(tmp_path / "train.txt", [])
+    expect_error([f"{path}: no documents (the file is empty)"], read_bow, path)
+    write(path, ["0 5 3"])
+    expect_error([f"{path}: no documents (the file holds only its header)"], read_bow, path)
+    root = pecos_folder(tmp_path / "p", tfidf=False)
+    write(root / "X.tst.txt", [])
+    expect_error([f"{root / 'X.tst.txt'}: no documents (the file is empty)"], read_folder, root)
+
+
+def test_run_on_an_empty_training_file_names_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "empty-train"
+    write(data / "train_texts.txt", [])
+    write(data / "train_labels.txt", [])
+    write(data / "test_texts.txt", ["a cat"])
+    write(data / "test_labels.txt", ["cat"])
+    code = main(["run", "popularity", "--dataset", str(data), "--results", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err == f"error: {data / 'train_texts.txt'}: no documents (the file is empty)\n"

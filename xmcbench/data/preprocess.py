@@ -280,6 +280,9 @@ def _describe(
 
 def carve_validation(raw: RawDataset, options: PrepareOptions) -> dict[str, RawSplit]:
     """train/valid/test raw splits: the given valid split, or one carved from train by seed."""
+    for split_name, split in (("train", raw.train), ("valid", raw.valid), ("test", raw.test)):
+        if split is not None and len(split) == 0:  # files are checked when read; data in memory
+            raise XMCBenchError(f"the {split_name} split has no documents")
     if options.valid_size == 0:
         return {"train": raw.train, "test": raw.test}
     if raw.valid is not None:

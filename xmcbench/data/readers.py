@@ -19,6 +19,7 @@ visible sub-folder (an unpacked tarball's top directory) is searched one level d
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import warnings
@@ -40,6 +41,17 @@ SPLITS = ("train", "valid", "test")
 _PECOS_SPLIT = {"train": "trn", "valid": "val", "test": "tst"}
 _BOW_CHUNK = 100_000  # BOW lines converted to arrays at once: bounds the temporary strings
 _MAX_FEATURES = 2**31 - 1  # feature ids are stored as int32 CSR indices
+
+# How large an id (feature or label) or a declared width may be before it is corruption, not
+# data. Real XMC data stay far below 2^24 (16.8M): the largest ECR/PECOS sets have 2.4M features
+# (Wikipedia-500K) and 2.8M labels (Amazon-3M), so that floor holds any real file however small
+# (a 10-document test file keeps the full feature space of its training file). Above the floor an
+# id may grow with the data, 50 per entry (a hashed 2^26 space needs 1.3M entries), so one dense
+# float32 vector over the ids -- omikuji and the TF-IDF code allocate several -- never costs more
+# than ~200 bytes per entry, about 20x the file. An id near 2^31 in a small file (no header to
+# vouch for it) made omikuji allocate 8.6 GB and die with SIGABRT; it now fails here, by line.
+_ID_FLOOR = 2**24
+_IDS_PER_ENTRY = 50
 
 _BOW_HEADER = re.compile(r"\s*(\d+)\s+(\d+)\s+(\d+)\s*")
 _BOW_ROW = re.compile(r"(\d+(?:,\d+)*)?((?:[ \t]+\d+:[^\s:,]+)*)[ \t]*")
@@ -158,6 +170,27 @@ def read_ids(path: Path) -> list[str]:
     return ids
 
 
+def id_limit(entries: int) -> int:
+    """The exclusive bound on ids (and on a width) in a file of `entries` id occurrences."""
+    return max(_ID_FLOOR, _IDS_PER_ENTRY * entries)
+
+
+def _absurd(entries: int) -> str:
+    """What an absurd id or width is measured against, for error messages."""
+    return (
+        f"absurd for a file of {entries} entries (ids must stay below "
+        f"max(2^24, {_IDS_PER_ENTRY} x entries) = {id_limit(entries)}; "
+        "the largest real datasets use under 3 million)"
+    )
+
+
+def _require_documents(path: Path, count: int, *, header: bool = False) -> None:
+    """A split file must hold at least one document; say so naming the file."""
+    if count == 0:
+        why = "the file holds only its header" if header else "the file is empty"
+        raise DataFormatError(path, None, f"no documents ({why})")
+
+
 def check_counts(
     first: Path, n_first: int, second: Path, n_second: int, what: str = "lines"
 ) -> None:
@@ -204,9 +237,12 @@ def read_bow(path: Path) -> BowFile:
             chunk_lines = []
     if chunk_lines:
         parts.append(_parse_features(path, chunk_lines))
+    _require_documents(path, len(labels), header=header is not None)
     features = _assemble_bow(path, parts, doc_lines, header)
-    if header is not None:
-        _check_bow_header(path, header, labels, doc_lines)
+    if header is not None and header[0] != len(labels):
+        problem = f"header declares {header[0]} documents but the file has {len(labels)}"
+        raise DataFormatError(path, 1, problem)
+    _check_label_ids(path, labels, doc_lines, None if header is None else header[2])
     return BowFile(labels=labels, features=features, header=header)
 
 
@@ -270,12 +306,20 @@ def _assemble_bow(
     doc_lines: list[int],
     header: tuple[int, int, int] | None,
 ) -> sp.csr_matrix:
-    """Stack chunk arrays into one CSR; ids beyond the header's feature count are errors."""
+    """Stack chunk arrays into one CSR; ids beyond the header's count, or absurd ids, are errors."""
     counts = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)  # (n,)
     ids = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)  # (nnz,)
     values = np.concatenate([p[2] for p in parts]) if parts else np.zeros(0)  # (nnz,)
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
+    limit = id_limit(len(ids))
+    if header is not None and header[1] > limit:
+        problem = f"header declares {header[1]} features, {_absurd(len(ids))}"
+        raise DataFormatError(path, 1, problem)
+    if header is None and len(bad := np.flatnonzero(ids >= limit)):
+        row = int(np.searchsorted(indptr, bad[0], side="right")) - 1
+        problem = f"feature id {ids[bad[0]]} is {_absurd(len(ids))}"
+        raise DataFormatError(path, doc_lines[row], problem)
     n_features = header[1] if header is not None else int(ids.max(initial=-1)) + 1
     bad = np.flatnonzero(ids >= n_features)
     if len(bad):
@@ -289,19 +333,24 @@ def _assemble_bow(
     return matrix
 
 
-def _check_bow_header(
-    path: Path, header: tuple[int, int, int], labels: list[list[str]], doc_lines: list[int]
+def _check_label_ids(
+    path: Path, labels: list[list[str]], doc_lines: list[int], n_labels: int | None
 ) -> None:
-    """The header's document count and label count must fit the rows that follow."""
-    n_docs, _, n_labels = header
-    if n_docs != len(labels):
-        problem = f"header declares {n_docs} documents but the file has {len(labels)}"
-        raise DataFormatError(path, 1, problem)
-    for row, names in enumerate(labels):
-        for name in names:
-            if int(name) >= n_labels:
-                problem = f"label id {name} out of range: the header declares {n_labels} labels"
-                raise DataFormatError(path, doc_lines[row], problem)
+    """Label ids must be below the header's label count when there is one, and never absurd."""
+    counts = np.fromiter(map(len, labels), dtype=np.int64, count=len(labels))  # (n,)
+    entries = int(counts.sum())
+    # float: a digit string too long for int64 becomes a huge float (or inf), still comparable
+    ids = np.fromiter(map(float, itertools.chain.from_iterable(labels)), np.float64, entries)
+    ends = np.cumsum(counts)  # (n,) end of each row's ids in `ids`
+    checks = [] if n_labels is None else [(n_labels, f"the header declares {n_labels} labels")]
+    checks.append((id_limit(entries), ""))
+    for bound, declared in checks:
+        bad = np.flatnonzero(ids >= bound)
+        if len(bad):
+            row = int(np.searchsorted(ends, bad[0], side="right"))
+            name = labels[row][int(bad[0] - (ends[row] - counts[row]))]
+            why = f"out of range: {declared}" if declared else f"is {_absurd(entries)}"
+            raise DataFormatError(path, doc_lines[row], f"label id {name} {why}")
 
 
 # ---------------------------------------------------------------- split readers
@@ -318,11 +367,14 @@ def read_split_files(
     """One split from a texts file, a parallel labels file, optional ids and BOW features."""
     texts_path, labels_path = Path(texts_path), Path(labels_path)
     texts = read_texts(texts_path, allow_empty=allow_empty)
+    _require_documents(texts_path, len(texts))
     labels = read_labels(labels_path)
+    _require_documents(labels_path, len(labels))
     check_counts(texts_path, len(texts), labels_path, len(labels))
     ids = None
     if ids_path is not None:
         ids = read_ids(Path(ids_path))
+        _require_documents(Path(ids_path), len(ids))
         check_counts(texts_path, len(texts), Path(ids_path), len(ids))
     features = None
     if bow_path is not None:
@@ -337,8 +389,13 @@ def read_bow_split(path: Path) -> RawSplit:
     return RawSplit(texts=None, labels=bow.labels, features=bow.features)
 
 
-def load_sparse(path: Path) -> sp.csr_matrix:
-    """A scipy.sparse.save_npz file as float32 CSR with explicit zeros dropped."""
+def load_sparse(path: Path, *, rows_of: tuple[Path, int] | None = None) -> sp.csr_matrix:
+    """A scipy.sparse.save_npz file as float32 CSR with explicit zeros dropped.
+
+    Before anything is converted (a COO file's shape alone can ask for gigabytes), the row count
+    must match ``rows_of`` = (parallel file, its row count) when given, and the column count
+    must not be absurd for the entries stored (see `id_limit`).
+    """
     path = Path(path)
     try:
         matrix = sp.load_npz(path)
@@ -346,6 +403,11 @@ def load_sparse(path: Path) -> sp.csr_matrix:
         raise DataFormatError(path, None, "file not found") from None
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise DataFormatError(path, None, f"not a scipy sparse .npz file ({err})") from None
+    n_rows, n_columns = matrix.shape
+    if rows_of is not None:
+        check_counts(rows_of[0], rows_of[1], path, n_rows, "rows")
+    if n_columns > id_limit(matrix.nnz):
+        raise DataFormatError(path, None, f"{n_columns} columns are {_absurd(matrix.nnz)}")
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
     matrix.eliminate_zeros()
     matrix.sort_indices()
@@ -354,7 +416,8 @@ def load_sparse(path: Path) -> sp.csr_matrix:
 
 def label_lists(matrix: sp.csr_matrix) -> list[list[str]]:
     """Label names (column ids as strings) of each row of a label matrix."""
-    names = [str(j) for j in range(matrix.shape[1])]  # shared string objects
+    used = np.unique(matrix.indices).tolist()  # only columns in use: the width may be millions
+    names = dict(zip(used, map(str, used), strict=True))  # shared string objects
     indices, indptr = matrix.indices.tolist(), matrix.indptr.tolist()
     return [[names[j] for j in indices[indptr[i] : indptr[i + 1]]] for i in range(matrix.shape[0])]
 
@@ -369,12 +432,11 @@ def read_pecos_split(
     """One PECOS split: raw texts, a CSR label matrix, optional TF-IDF matrix."""
     texts_path, labels_path = Path(texts_path), Path(labels_path)
     texts = read_texts(texts_path, allow_empty=allow_empty)
-    y = load_sparse(labels_path)
-    check_counts(texts_path, len(texts), labels_path, y.shape[0], "rows")
+    _require_documents(texts_path, len(texts))
+    y = load_sparse(labels_path, rows_of=(texts_path, len(texts)))
     features = None
     if tfidf_path is not None:
-        features = load_sparse(Path(tfidf_path))
-        check_counts(texts_path, len(texts), Path(tfidf_path), features.shape[0], "rows")
+        features = load_sparse(Path(tfidf_path), rows_of=(texts_path, len(texts)))
     return RawSplit(texts=texts, labels=label_lists(y), features=features)
 
 
