@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import signal
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from xmcbench import interrupts
+
 from . import checkpoint, distributed
 from .batching import Batch, shard_batch
 from .clipping import AdaptiveClipper
@@ -33,6 +33,7 @@ from .progress import TrainingProgress
 from .swa import WeightAverage
 
 Evaluator = Callable[[nn.Module], dict[str, float]]
+RESUME_KEYS = ("fingerprint", "state", "model", "optimizers", "swa", "clipper", "scaler", "rng")
 
 
 @dataclass(frozen=True)
@@ -101,24 +102,6 @@ def build_optimizers(model: nn.Module, lr: float) -> list[torch.optim.Optimizer]
     return optimizers
 
 
-@contextlib.contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl-C until the block ends, so an update or a checkpoint is never left half done."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if received:
-            if callable(previous):
-                previous(signal.SIGINT, None)
-            raise KeyboardInterrupt
-
-
 class Trainer:
     """Trains `model` in place; after `fit` it holds the best (possibly averaged) weights.
 
@@ -150,6 +133,7 @@ class Trainer:
         distributed.fork_rng()  # own dropout masks per rank (no-op in one process)
         self._map_location = torch.device("cpu") if self.parallel else device
         self._boundary_rng = checkpoint.rng_state()  # RNG state after the last completed step
+        self.code = checkpoint.code_version(checkpoint.packages_of(model))  # checked on resume
 
     # ------------------------------------------------------------------ checkpoints
     def _save_resume(self, state: TrainState, every_rank: bool = True) -> None:
@@ -161,6 +145,7 @@ class Trainer:
             return
         saved = {
             "fingerprint": self.fingerprint,
+            "code": self.code,
             "state": dataclasses.asdict(state),
             "model": self.model.state_dict(),
             "optimizers": [opt.state_dict() for opt in self.optimizers],
@@ -173,28 +158,51 @@ class Trainer:
             saved["rng_ranks"] = rng_ranks
         checkpoint.save(saved, self.workdir / checkpoint.RESUME_FILE)
         checkpoint.write_summary(
-            self.workdir, self.fingerprint, state.step, state.epoch, state.finished
+            self.workdir, self.fingerprint, state.step, state.epoch, state.finished, self.code
         )
 
-    def _read_resume(self) -> dict[str, Any] | None:
-        """The resume checkpoint, with ("best": (score, step)) from the best file when it fits."""
-        path = self.workdir / checkpoint.RESUME_FILE
-        if not path.exists():
-            return None
-        saved = checkpoint.load(path, self._map_location)
+    def _read_resume(self, log: Callable[[str], None]) -> dict[str, Any] | None:
+        """The resume checkpoint if this code can resume it for these settings, else None.
+
+        Every reason to start afresh (missing, damaged, other code, other settings) gets one
+        line. "best" is (score, step) from the best file, or None when that is missing.
+        """
+        saved = self._resumable(log)
         best_path = self.workdir / checkpoint.BEST_FILE
-        if saved.get("fingerprint") == self.fingerprint and best_path.exists():
-            best = checkpoint.load(best_path, "cpu")  # newer than the resume checkpoint maybe
-            saved["best"] = (float(best["score"]), int(best["step"]))
+        if saved is None:  # a fresh start: the best weights of the run given up go too
+            best_path.unlink(missing_ok=True)
+            return None
+        again = "choosing the best weights again from the next validation on"
+        best = checkpoint.load_checked(best_path, "cpu", log, ("score", "step", "model"), again)
+        saved["best"] = None if best is None else (float(best["score"]), int(best["step"]))
+        if best is None and not best_path.exists() and saved["state"].get("best_step", -1) >= 0:
+            log(f"checkpoint {best_path} is missing; {again}")
+        return saved
+
+    def _resumable(self, log: Callable[[str], None]) -> dict[str, Any] | None:
+        """The resume checkpoint, or None with a line saying why it cannot be resumed."""
+        path = self.workdir / checkpoint.RESUME_FILE
+        summary = self.workdir / checkpoint.SUMMARY_FILE
+        checkpoint.check_summary(summary, log)
+        if not path.exists():
+            if summary.exists():
+                log(f"checkpoint {path} is missing (only {summary.name} is left); starting afresh")
+            return None
+        saved = checkpoint.load_checked(path, self._map_location, log, RESUME_KEYS)
+        if saved is None:
+            return None
+        why = checkpoint.code_change(saved.get("code"))
+        if why is not None:
+            log(f"checkpoint {path} was written by other code ({why}); starting afresh")
+            return None
+        if saved["fingerprint"] != self.fingerprint:
+            log(f"checkpoint {path} was written for other settings or data; starting afresh")
+            return None
         return saved
 
     def _restore(self, log: Callable[[str], None]) -> TrainState:
-        saved = distributed.from_main(self._read_resume)  # rank 0 reads, every rank gets it
+        saved = distributed.from_main(self._read_resume, log)  # rank 0 reads, every rank gets it
         if saved is None:
-            return TrainState()
-        if saved.get("fingerprint") != self.fingerprint:
-            path = self.workdir / checkpoint.RESUME_FILE
-            log(f"checkpoint {path} was written for other settings or data; starting afresh")
             return TrainState()
         self.model.load_state_dict(saved["model"])
         for opt, opt_state in zip(self.optimizers, saved["optimizers"], strict=True):
@@ -210,16 +218,23 @@ class Trainer:
             distributed.fork_rng()  # saved on an interrupt: rank 0's state only
         self._boundary_rng = checkpoint.rng_state()
         state = TrainState(**saved["state"])
-        if "best" in saved:  # trust the best file if it is newer than the resume checkpoint
+        if saved["best"] is not None:  # trust the best file: maybe newer than the resume one
             state.best_score, state.best_step = saved["best"]
+        elif state.best_step >= 0:  # the best weights are lost: validate the current ones
+            state.best_score, state.best_step, state.last_eval_step = -math.inf, -1, -1
         return state
 
-    def _load_best(self) -> None:
+    def _load_best(self, log: Callable[[str], None]) -> None:
         """Every rank's model takes the weights of the best file (read by rank 0)."""
         path = self.workdir / checkpoint.BEST_FILE
 
         def load() -> None:
-            self.model.load_state_dict(checkpoint.load(path, self.device)["model"])
+            keep = "keeping the last weights"
+            best = checkpoint.load_checked(path, self.device, log, ("model",), keep)
+            if best is not None:
+                self.model.load_state_dict(best["model"])
+            elif not path.exists():
+                log(f"checkpoint {path} is missing; {keep}")
 
         distributed.from_main(load)  # in one process: just load()
         distributed.broadcast_module(self.model)  # tensor by tensor, no pickling
@@ -246,7 +261,7 @@ class Trainer:
         for opt in self.optimizers:
             self.scaler.unscale_(opt)
         self.clipper(self.params)
-        with deferred_interrupt():
+        with interrupts.deferred():
             for opt in self.optimizers:
                 self.scaler.step(opt)
             self.scaler.update()
@@ -256,7 +271,7 @@ class Trainer:
         self, state: TrainState, evaluate: Evaluator, loss: float, progress: TrainingProgress
     ) -> None:
         """SWA snapshot, validation with the averaged weights, best/resume checkpoints."""
-        with deferred_interrupt():
+        with interrupts.deferred():
             if self.swa.started:
                 self.swa.update(self.model)
             with self.swa.swapped_in(self.model):
@@ -293,7 +308,11 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, data: BatchSource, evaluate: Evaluator) -> TrainState:
-        """Train (or resume) until the epochs, `max_steps` or the patience run out."""
+        """Train (or resume) until the epochs, `max_steps` or the patience run out.
+
+        Ctrl-C or SIGTERM (sent by schedulers and `timeout`) saves a resume checkpoint, then
+        raises KeyboardInterrupt (`xmcbench.interrupts.Terminated` for SIGTERM).
+        """
         cfg = self.config
         self.workdir.mkdir(parents=True, exist_ok=True)
         total = cfg.epochs * data.n_batches
@@ -311,16 +330,17 @@ class Trainer:
             )
         loss = math.nan
         try:
-            with progress.running(done=state.step):
+            with interrupts.sigterm_as_interrupt(), progress.running(done=state.step):
                 while not state.finished and state.epoch < cfg.epochs:
                     for batch in data.batches(state.epoch, skip=state.batch_in_epoch):
                         if cfg.swa and not self.swa.started and state.step >= swa_start:
                             self.swa.update(self.model)  # first snapshot: SWA starts here
                             log(f"SWA starts at step {state.step} (epoch {state.epoch + 1})")
-                        loss = self.train_step(batch)
-                        state.step += 1
-                        state.batch_in_epoch += 1
-                        self._boundary_rng = checkpoint.rng_state()
+                        with interrupts.deferred():  # the update and its count go together
+                            loss = self.train_step(batch)
+                            state.step += 1
+                            state.batch_in_epoch += 1
+                            self._boundary_rng = checkpoint.rng_state()
                         progress.step(state.epoch, loss)
                         if self.on_step is not None:
                             self.on_step(state.step)
@@ -338,11 +358,14 @@ class Trainer:
                 if not saved_finished:
                     state.finished = True
                     self._save_resume(state)
-        except KeyboardInterrupt:
-            self._save_resume(state, every_rank=False)  # no collective: ranks may be out of step
-            log(f"interrupted at step {state.step}; checkpoint saved in {self.workdir}")
+        except KeyboardInterrupt as stop:
+            with interrupts.deferred():  # a second signal waits for the checkpoint
+                self._save_resume(state, every_rank=False)  # no collective: ranks out of step
+            terminated = isinstance(stop, interrupts.Terminated)
+            what = "stopped by SIGTERM" if terminated else "interrupted"
+            log(f"{what} at step {state.step}; checkpoint saved in {self.workdir}")
             raise
-        self._load_best()
+        self._load_best(log)
         return state
 
     def _log(self, progress: TrainingProgress) -> Callable[[str], None]:

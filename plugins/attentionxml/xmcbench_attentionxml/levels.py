@@ -162,7 +162,7 @@ class LevelTrainer:
         fingerprint = checkpoint.fingerprint(run)
         level_dir = workdir / f"level-{level}"
         done = level_dir / LEVEL_FILE
-        weights = distributed.from_main(finished_level, done, fingerprint)
+        weights = distributed.from_main(finished_level, done, fingerprint, self.log)
         if weights is not None:
             self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
             net = AttentionXMLNet(config)
@@ -217,7 +217,8 @@ class LevelTrainer:
         trainer.fit(data, evaluate)
         if distributed.is_main():
             weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-            checkpoint.save({"fingerprint": fingerprint, "model": weights}, done)
+            code = checkpoint.code_version()
+            checkpoint.save({"fingerprint": fingerprint, "code": code, "model": weights}, done)
         self.seconds[level] = time.perf_counter() - started
         self.log(f"tree {tree_id} level {level}: trained in {self.seconds[level]:.1f} s")
         return net.eval()
@@ -234,7 +235,7 @@ class LevelTrainer:
         """(n_train, C) parents at level-1: positives first, then the beam (cached on disk)."""
         path = level_dir / PARENTS_FILE
         tag = level_dir / (PARENTS_FILE + ".fingerprint")
-        cached = distributed.from_main(cached_parents, path, tag, fingerprint)
+        cached = distributed.from_main(cached_parents, path, tag, parents_tag(fingerprint))
         if cached is not None:
             return cached
         c, started = self.hp.candidates, time.perf_counter()
@@ -248,20 +249,35 @@ class LevelTrainer:
         if distributed.is_main():
             with atomic_path(path) as tmp, tmp.open("wb") as fh:
                 np.save(fh, parents.astype(np.int32))
-            tag.write_text(fingerprint)
+            tag.write_text(parents_tag(fingerprint))
         return parents.astype(np.int32)
 
 
-def finished_level(done: Path, fingerprint: str) -> dict[str, torch.Tensor] | None:
-    """The weights of a level finished earlier with the same fingerprint, else None."""
-    if not done.exists():
+def finished_level(
+    done: Path, fingerprint: str, log: Callable[[str], None]
+) -> dict[str, torch.Tensor] | None:
+    """The weights of a level this code finished earlier with the same fingerprint, else None."""
+    again = "training the level again"
+    saved = checkpoint.load_checked(done, "cpu", log, ("fingerprint", "model"), then=again)
+    if saved is None:
         return None
-    saved = checkpoint.load(done, "cpu")
+    why = checkpoint.code_change(saved.get("code"))
+    if why is not None:
+        log(f"checkpoint {done} was written by other code ({why}); {again}")
+        return None
     return saved["model"] if saved["fingerprint"] == fingerprint else None
 
 
-def cached_parents(path: Path, tag: Path, fingerprint: str) -> np.ndarray | None:
-    """The training parents computed earlier for the same level fingerprint, else None."""
-    if path.exists() and tag.exists() and tag.read_text() == fingerprint:
-        return np.load(path)
+def parents_tag(fingerprint: str) -> str:
+    """What identifies cached training parents: the level's settings and the code's source."""
+    return f"{fingerprint}:{checkpoint.code_version()['source']}"
+
+
+def cached_parents(path: Path, tag: Path, expected: str) -> np.ndarray | None:
+    """The training parents computed earlier for the same tag, else None (also if unreadable)."""
+    try:
+        if tag.read_text() == expected:
+            return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # missing, or cut short by a crash: compute again
+        pass
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,10 +55,12 @@ def get_tree(hp: Any, train: Split, seed: int, workdir: Path, progress: bool) ->
     settings = {
         "k": hp.tree_k, "m": hp.tree_m, "height": hp.tree_height, "seed": seed,
         "n_labels": train.n_labels, "label_nnz": int(train.labels.nnz), "n_train": len(train),
+        "source": checkpoint.code_version()["source"],  # other tree-building code: build again
     }  # fmt: skip
     path, info = workdir / TREE_FILE, workdir / TREE_INFO
-    if path.exists() and info.exists() and json.loads(info.read_text()) == settings:
-        return LabelTree.load(path)
+    saved = saved_tree(path, info, settings)
+    if saved is not None:
+        return saved
     if hp.tree_height == 0:  # root + L leaves: an ensemble of flat models, no features needed
         no_features = sp.csr_matrix((len(train), 1), dtype=np.float32)
         tree = build_tree(
@@ -78,6 +81,19 @@ def get_tree(hp: Any, train: Split, seed: int, workdir: Path, progress: bool) ->
     tree.save(path)
     write_json(info, settings)
     return tree
+
+
+def saved_tree(path: Path, info: Path, settings: dict[str, Any]) -> LabelTree | None:
+    """The tree built earlier in this folder with the same settings and code, else None.
+
+    A tree or settings file that a crash left unreadable counts as none: the tree is rebuilt.
+    """
+    try:
+        if json.loads(info.read_text(encoding="utf-8")) == settings:
+            return LabelTree.load(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
+    return None
 
 
 def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: Path) -> None:
