@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -16,8 +18,9 @@ from rich.table import Table
 from . import __version__
 from .cli_inference import add_inference_commands
 from .cli_reports import add_compare_by_options, add_report_commands, cmd_compare_by
-from .errors import XMCBenchError
+from .errors import XMCBenchError, describe_os_error
 from .plugins import Plugins, get_plugins
+from .preflight import results_to_read
 
 console = Console()
 err_console = Console(stderr=True)
@@ -66,6 +69,10 @@ def read_config(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(data, dict):
         raise XMCBenchError(f"{path}: expected a table of parameters")
     prep = data.pop("prep", {})
+    if not isinstance(prep, dict):
+        raise XMCBenchError(
+            f"{path}: 'prep' must be a table of preprocessing options, got {prep!r}"
+        )
     return data, prep
 
 
@@ -130,7 +137,7 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     from .results.store import load_records
     from .results.tables import compare_table, render
 
-    records = load_records(Path(args.results), include_reported=not args.no_reported)
+    records = load_records(results_to_read(args.results), include_reported=not args.no_reported)
     tables = compare_table(
         records,
         metrics=_split_list(args.metrics),
@@ -146,10 +153,12 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
+    from .preflight import check_writable_dir
     from .results.leaderboard import write_leaderboard
     from .results.store import load_records
 
-    records = load_records(Path(args.results), include_reported=not args.no_reported)
+    check_writable_dir(Path(args.out), "--output")
+    records = load_records(results_to_read(args.results), include_reported=not args.no_reported)
     paths = write_leaderboard(records, Path(args.out))
     if not paths:
         raise XMCBenchError(f"no results in {args.results}")
@@ -273,9 +282,13 @@ def _split_list(text: str | None) -> list[str]:
 # ---------------------------------------------------------------- parser
 
 
+DEBUG_HELP = "show the full traceback of an error (also: XMCBENCH_DEBUG=1)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xmcbench", description=__doc__)
     parser.add_argument("--version", action="version", version=f"xmcbench {__version__}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="train, predict and evaluate a method on a dataset")
@@ -341,20 +354,61 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--source", help="which source to use (default: the first that works)")
         if action != "info":
             p.add_argument("--quiet", action="store_true")
+    _accept_debug_everywhere(parser)
     return parser
 
 
+def _accept_debug_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--debug` after the command too (`xmcbench run ... --debug`), not only before it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                # SUPPRESS: a command without the flag keeps what the top level parsed
+                sub.add_argument(
+                    "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+                )
+                _accept_debug_everywhere(sub)
+
+
+def _debug_requested(args: argparse.Namespace) -> bool:
+    env = os.environ.get("XMCBENCH_DEBUG", "").strip().lower()
+    return bool(getattr(args, "debug", False)) or env not in ("", "0", "false", "no")
+
+
+def _fail(message: str, exc: BaseException, debug: bool, code: int) -> int:
+    """Print `error: message` as one line (the traceback first with --debug); return `code`."""
+    if debug:
+        traceback.print_exception(exc, file=sys.stderr)
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    text = "; ".join(lines) or type(exc).__name__
+    err_console.print(f"error: {text}", markup=False, highlight=False, soft_wrap=True)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; every failure is one `error: ...` line and a non-zero exit."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = _debug_requested(args)
     try:
         return args.handler(args, get_plugins())
-    except XMCBenchError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
+    except XMCBenchError as exc:  # a mistake the user can fix: the message says which
+        return _fail(str(exc), exc, debug, 2)
+    except OSError as exc:  # the environment: a file or folder that cannot be read or written
+        where = "" if exc.filename is not None or debug else " (run with --debug to see where)"
+        return _fail(describe_os_error(exc) + where, exc, debug, 1)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or a termination signal turned into one
+        if debug:
+            traceback.print_exception(exc, file=sys.stderr)
         err_console.print("interrupted: run the same command again to resume", markup=False)
-        return 130
+        return int(getattr(exc, "exit_code", 130))  # 130 for Ctrl-C; a subclass may say (SIGTERM)
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # a bug, here or in a library (pyo3 panics are BaseException)
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        detail = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        hint = "" if debug else " (run with --debug for the traceback)"
+        return _fail(detail + hint, exc, debug, 1)
 
 
 if __name__ == "__main__":

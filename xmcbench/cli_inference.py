@@ -78,8 +78,11 @@ def cmd_explain(args: argparse.Namespace, plugins: Plugins) -> int:
     from .explain import explain_document
     from .explain_render import explanation_html, print_explanation
     from .io import write_text
+    from .preflight import check_output_file
     from .results.lookup import find_run
 
+    if args.output:
+        check_output_file(Path(args.output), "--output")
     _, record = find_run(args.run, Path(args.results))
     explanation = explain_document(record, args.doc, args.label, plugins, k=args.k)
     console = Console()

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from .errors import UnknownNameError, XMCBenchError
 from .plugins import Plugins
+from .preflight import results_to_read
 
 console = Console()
 FORMATS = ("table", "markdown", "latex", "csv", "html")
@@ -84,7 +85,7 @@ def cmd_compare_by(args: argparse.Namespace, plugins: Plugins) -> int:
     from .results.tables import render
     from .results.variation import variation_tables
 
-    records = load_records(Path(args.results), include_reported=False)
+    records = load_records(results_to_read(args.results), include_reported=False)
     if not records:
         raise XMCBenchError(f"no measured runs in {args.results}")
     tables = variation_tables(
@@ -102,12 +103,15 @@ def cmd_compare_by(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_report(args: argparse.Namespace, plugins: Plugins) -> int:
+    from .preflight import check_output_file
     from .results.report import FIGURES, REPORTS, format_for, report_tables
     from .results.store import load_records
     from .results.tables import render
 
     output = Path(args.output) if args.output else None
-    records = load_records(Path(args.results), include_reported=not args.no_reported)
+    if output is not None:
+        check_output_file(output, "--output")
+    records = load_records(results_to_read(args.results), include_reported=not args.no_reported)
     options: dict[str, Any] = {
         "specs": _specs(plugins),
         "datasets": _datasets(args.datasets, plugins),
@@ -147,6 +151,8 @@ def cmd_report(args: argparse.Namespace, plugins: Plugins) -> int:
 
 def cmd_sweep(args: argparse.Namespace, plugins: Plugins) -> int:
     from .cli import parse_assignments, read_config
+    from .preflight import check_outputs
+    from .runner import RunRequest
     from .sweep import FAILED, parse_grid, plan_points, run_sweep
 
     fixed, prep = read_config(Path(args.config)) if args.config else ({}, {})
@@ -156,13 +162,18 @@ def cmd_sweep(args: argparse.Namespace, plugins: Plugins) -> int:
         parse_grid(args.grid), zipped=args.zip, seeds=_seeds(args.seeds), fixed=fixed
     )
     spec = plugins.methods.get(args.method)  # fail fast on a misspelled method
+    results = Path(args.results)
+    for seed in sorted({point.seed for point in points}):  # each point's params: at its run
+        check_outputs(
+            RunRequest(spec.name, args.dataset, seed=seed, device=args.device, results_dir=results)
+        )
     console.print(f"sweep: {len(points)} point(s) of {spec.name} on {args.dataset}", markup=False)
     outcomes = run_sweep(
         spec.name,
         args.dataset,
         points,
         plugins,
-        results_dir=Path(args.results),
+        results_dir=results,
         prep=prep,
         device=args.device,
         progress=not args.quiet,

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -35,3 +40,36 @@ class UnknownNameError(XMCBenchError):
 
 class PluginError(XMCBenchError):
     """A plugin misbehaved; the message names the plugin."""
+
+
+class ParamError(XMCBenchError, ValueError):
+    """A hyperparameter of the wrong type or out of range; the message names it and its value."""
+
+
+@contextlib.contextmanager
+def naming_path(path: str | Path) -> Iterator[None]:
+    """Name `path` in an OSError raised inside the block (a failed write() carries no file name)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:  # only a real OS error has a file
+            exc.filename = str(path)
+        raise
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]{8}\.tmp$")  # atomic writes' temporaries
+
+
+def describe_os_error(exc: OSError) -> str:
+    """`path: reason` for an OSError; a temporary of an atomic write is named by its target."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno is not None and exc.errno in errno.errorcode:
+        reason += f" [{errno.errorcode[exc.errno]}]"
+    if exc.filename is None:
+        return reason
+    path = Path(os.fsdecode(exc.filename))
+    match = _TEMP_NAME.match(path.name)
+    if match:
+        path = path.with_name(match.group("name"))
+    target = f"{path} -> {os.fsdecode(exc.filename2)}" if exc.filename2 is not None else str(path)
+    return f"{target}: {reason}"

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import naming_path
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
@@ -23,7 +25,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
+        with naming_path(target):  # a failed write() carries no file name
+            yield tmp
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
@@ -36,7 +39,8 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
-        yield tmp
+        with naming_path(target):  # a write that fails inside names the folder being made
+            yield tmp
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -23,14 +23,19 @@ import numpy as np
 
 from . import __version__
 from .errors import XMCBenchError
+from .interrupts import deferred
+from .leftovers import sweep as sweep_leftovers
 from .metrics import inverse_propensity
 from .paths import models_dir
 from .plugins import Plugins
 from .registry import MethodSpec, MetricSpec
+from .train_clock import TrainClock
 from .types import Dataset, TopK
+from .workdir import WorkFolder, claim
 
 SCHEMA_VERSION = 1
 DEFAULT_KS = (1, 3, 5)
+STAGED_MODEL = ".model.tmp"  # the saved model inside the work folder, before it is published
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,11 @@ def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device:
     """Instantiate a method, turning a misspelled hyperparameter into a clear error."""
     cls = spec.load()
     merged = {**spec.params, **params}
+    for name in ("seed", "device"):  # set by the harness (--seed, --device), never as a param
+        if name in params:
+            raise XMCBenchError(
+                f"method {spec.name!r}: {name} is not a hyperparameter; use --{name} instead"
+            )
     accepted = inspect.signature(cls).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
     unknown = sorted(set(merged) - set(accepted)) if not takes_any else []
@@ -85,7 +95,7 @@ def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device:
         )
     try:
         return cls(**merged, seed=seed, device=device)
-    except (TypeError, ValueError) as exc:  # a rejected hyperparameter value
+    except (TypeError, ValueError, XMCBenchError) as exc:  # a rejected hyperparameter value
         raise XMCBenchError(f"method {spec.name!r}: {exc}") from exc
 
 
@@ -175,8 +185,9 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
     rank 0 logs, evaluates and writes the record, the others return None after training.
     """
     from .data.resolve import load_dataset
-    from .results.store import new_run_id, write_run
+    from .preflight import preflight
 
+    method = preflight(request, plugins)  # parameters, device, outputs: before any data work
     secondary = launch_rank() != 0
     if secondary:
         log = _silent
@@ -194,17 +205,40 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
         f"{len(dataset.test)} test, "
         f"{dataset.n_labels} labels"
     )
-    method = build_method(spec, method_params, request.seed, request.device)
     params = effective_params(method, {**spec.params, **method_params})
     workdir = workdir_for(request, dataset, params)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if secondary:  # rank 0 holds the work folder and does all the reading and writing in it
+        workdir.mkdir(parents=True, exist_ok=True)
+        method.fit(dataset.train, dataset.valid, workdir)
+        return None
+    sweep_leftovers(request.results_dir, models_dir(), log)
+    work = claim(workdir, log)  # ours alone: a second identical run works in a sibling
+    try:
+        return _train_and_record(request, plugins, spec, dataset, method, params, work)
+    except BaseException:
+        work.finish(failed=True)  # kept only with a checkpoint the same command can resume
+        raise
+
+
+def _train_and_record(
+    request: RunRequest,
+    plugins: Plugins,
+    spec: MethodSpec,
+    dataset: Dataset,
+    method: Any,
+    params: dict[str, Any],
+    work: WorkFolder,
+) -> Path:
+    """Train in the held work folder, predict, score; publish the model and record together."""
+    from .results.store import new_run_id, write_run
 
     code_version = _git_sha()  # the code that trains: the checkout may change during a long run
-    started = time.perf_counter()
-    method.fit(dataset.train, dataset.valid, workdir)
-    train_s = time.perf_counter() - started
-    if secondary:
-        return None
+    clock = TrainClock(work.path)  # adds the seconds of earlier, interrupted processes
+    clock.start()
+    try:
+        method.fit(dataset.train, dataset.valid, work.path)
+    finally:
+        clock.stop()
 
     k = max(request.ks)
     started = time.perf_counter()
@@ -219,7 +253,8 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
     metrics = evaluate_topk(topk, dataset, list(plugins.metrics), request.ks)
     run_id = new_run_id()
     model_dir = models_dir() / run_id
-    method.save(model_dir)
+    staged = work.path / STAGED_MODEL  # in the locked work folder until the record exists
+    method.save(staged)
     device = getattr(method, "device_", None) or request.device
     record = {
         "schema_version": SCHEMA_VERSION,
@@ -241,18 +276,26 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
         "metrics": metrics,
         "propensity": {"a": dataset.propensity_a, "b": dataset.propensity_b},
         "timing": {
-            "train_s": round(train_s, 3),
+            "train_s": round(clock.total_s, 3),  # every process's, when resumed
+            "train_s_this_process": round(clock.this_process_s, 3),
+            "resumes": clock.resumes,
             "predict_s": round(predict_s, 3),
             "predict_ms_per_doc": round(1000 * predict_s / max(len(dataset.test), 1), 4),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         },
-        "model_bytes": folder_bytes(model_dir),
+        "model_bytes": folder_bytes(staged),
         "model_dir": str(model_dir),
         "prep": dict(request.prep),
         "env": environment(str(device), git_sha=code_version),
     }
-    path = write_run(request.results_dir, record, topk)
-    shutil.rmtree(workdir, ignore_errors=True)  # finished: the next identical command starts afresh
+    with deferred():  # the model folder and its record appear together, or neither does
+        shutil.move(staged, model_dir)
+        try:
+            path = write_run(request.results_dir, record, topk)
+        except BaseException:
+            shutil.rmtree(model_dir, ignore_errors=True)
+            raise
+        work.finish(failed=False)  # done: the next identical command starts afresh
     return path
 
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import XMCBenchError
+import numpy as np
+
+from .errors import ParamError, XMCBenchError, describe_os_error
 from .paths import dataset_dir
 from .plugins import Plugins
 from .types import Dataset
 
-__all__ = ["load_run_dataset", "load_run_method"]
+__all__ = ["load_run_dataset", "load_run_method", "read_saved_array", "read_saved_params"]
 
 
 def load_run_method(record: Mapping[str, Any], plugins: Plugins) -> Any:
@@ -28,8 +33,20 @@ def load_run_method(record: Mapping[str, Any], plugins: Plugins) -> Any:
     cls = plugins.methods.get(record["method"]).load()
     try:
         return cls.load(model_dir)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+    except ParamError as exc:  # a saved value the method now refuses
         raise XMCBenchError(f"{model_dir}: cannot load the saved model ({exc})") from exc
+    except XMCBenchError:  # the method named the file and the problem itself
+        raise
+    except pickle.UnpicklingError as exc:  # e.g. a pickle that torch's safe loader refuses
+        raise XMCBenchError(f"{model_dir}: not a model written by xmcbench") from exc
+    except OSError as exc:
+        raise XMCBenchError(
+            f"{model_dir}: cannot load the saved model ({describe_os_error(exc)})"
+        ) from exc
+    except (ValueError, KeyError, TypeError, AttributeError, RuntimeError, EOFError) as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), "")
+        reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise XMCBenchError(f"{model_dir}: cannot load the saved model ({reason})") from exc
 
 
 def load_run_dataset(
@@ -65,3 +82,40 @@ def load_run_dataset(
             f"{dataset.content_hash[:12]}): its files or preprocessing changed since the run"
         )
     return dataset
+
+
+def read_saved_params(path: Path, cls: type) -> dict[str, Any]:
+    """A saved model's parameter file (a JSON object) whose keys `cls` takes, else one error."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise XMCBenchError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError:
+        raise XMCBenchError(f"{path}: not a model written by xmcbench (not text)") from None
+    if not isinstance(data, dict):
+        raise XMCBenchError(f"{path}: not a model written by xmcbench (not a JSON object)")
+    accepted = inspect.signature(cls).parameters
+    unknown = sorted(set(data) - set(accepted))
+    if unknown:
+        raise XMCBenchError(
+            f"{path}: unknown parameter(s) {', '.join(map(repr, unknown))} for "
+            f"{cls.__name__} (saved by another version, or edited?)"
+        )
+    return data
+
+
+def construct_saved(cls: type, path: Path) -> Any:
+    """`cls` built from the saved parameter file `path`; a rejected value names the file."""
+    params = read_saved_params(path, cls)
+    try:
+        return cls(**params)
+    except ValueError as exc:  # a saved value out of range (edited, or another version)
+        raise XMCBenchError(f"{path}: {exc}") from exc
+
+
+def read_saved_array(path: Path) -> np.ndarray:
+    """A saved .npy array; pickled objects are refused (they could run code), as is garbage."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, EOFError) as exc:
+        raise XMCBenchError(f"{path}: not a model written by xmcbench") from exc

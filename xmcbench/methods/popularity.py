@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import naming_path
 from ..types import Split, TopK
 
 
@@ -17,6 +18,7 @@ class Popularity:
     def __init__(self, *, seed: int = 0, device: str = "cpu") -> None:
         self.seed = seed  # accepted for the contract; the method is deterministic
         self.device = device
+        self.device_ = "cpu"  # what it runs on whatever was asked: numpy, no GPU
         self.frequency_: np.ndarray | None = None  # (L,) fraction of training docs per label
 
     def get_params(self) -> dict[str, Any]:
@@ -38,12 +40,16 @@ class Popularity:
 
     def save(self, path: Path) -> None:
         path.mkdir(parents=True, exist_ok=True)
-        np.save(path / "frequency.npy", self.frequency_)
-        (path / "params.json").write_text(json.dumps({"seed": self.seed}))
+        with naming_path(path / "frequency.npy"):
+            np.save(path / "frequency.npy", self.frequency_)
+        with naming_path(path / "params.json"):
+            (path / "params.json").write_text(json.dumps({"seed": self.seed}))
 
     @classmethod
     def load(cls, path: Path) -> Popularity:
-        params = json.loads((path / "params.json").read_text())
-        method = cls(seed=params["seed"])
-        method.frequency_ = np.load(path / "frequency.npy")
+        from ..saved_run import read_saved_array, read_saved_params
+
+        params = read_saved_params(path / "params.json", cls)
+        method = cls(seed=params.get("seed", 0))
+        method.frequency_ = read_saved_array(path / "frequency.npy")
         return method

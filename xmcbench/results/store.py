@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from xmcbench.errors import XMCBenchError
+from xmcbench.errors import XMCBenchError, naming_path
 from xmcbench.results.reported import reported_records
 from xmcbench.types import TopK
 
@@ -106,7 +106,8 @@ def _publish(target: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     tmp = Path(name)
     try:
-        write(tmp)
+        with naming_path(target):  # a failed write() carries no file name
+            write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         _link_exclusive(tmp, target)
     finally:

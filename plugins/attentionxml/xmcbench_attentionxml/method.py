@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
+import pickle
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from xmcbench.errors import XMCBenchError, naming_path
 from xmcbench.io import write_json
+from xmcbench.paramspec import flag
 from xmcbench.types import Split, TopK
 
 from . import __version__, checkpoint, distributed, explain, tree_method
@@ -26,6 +31,9 @@ from .presets import resolve
 
 VALID_SEED = 1240  # fixed: every seed holds out the same validation documents
 WEIGHTS_FILE, PARAMS_FILE = "weights.pt", "params.json"
+# what torch.load raises on a file that is not a checkpoint: a foreign pickle (refused by
+# weights_only), text (KeyError), a truncated archive (RuntimeError)
+NOT_A_CHECKPOINT = (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, ValueError)
 
 
 def resolve_device(device: str) -> torch.device:
@@ -100,6 +108,7 @@ class AttentionXML:
         self, preset: str | None, seed: int, device: str, progress: bool, given: dict[str, Any]
     ) -> None:
         """Store the settings and explicit hyperparameters; shared with subclasses' __init__."""
+        flag().check("progress", progress)  # the one setting outside the Hyperparams dataclass
         self.preset, self.seed, self.device, self.progress = preset, seed, device, progress
         for key, value in given.items():
             setattr(self, key, value)
@@ -109,6 +118,13 @@ class AttentionXML:
         self.device_: str | None = None  # the device actually used, once fitted or loaded
         self.history_: list[dict[str, float]] = []
         self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
+
+    def preflight(self) -> None:
+        """Cheap checks before the harness loads any data: the device and the embedding file."""
+        resolve_device(self.device)
+        init = self.hyperparams().embedding_init
+        if init not in ("ppmi", "random") and not Path(init).expanduser().is_file():
+            raise ValueError(f"embedding_init must be 'ppmi', 'random' or a file, got {init!r}")
 
     # ------------------------------------------------------------------ parameters
     def hyperparams(self) -> Hyperparams:  # a subclass's own dataclass for the deep baselines
@@ -243,7 +259,12 @@ class AttentionXML:
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         weights = {k: v.detach().cpu() for k, v in self.model_.state_dict().items()}
-        checkpoint.save(weights, path / WEIGHTS_FILE)
+        try:
+            with naming_path(path / WEIGHTS_FILE):
+                checkpoint.save(weights, path / WEIGHTS_FILE)
+        except RuntimeError as exc:  # torch reports a failed write (disk full) as RuntimeError
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "write failed"
+            raise XMCBenchError(f"{path / WEIGHTS_FILE}: cannot write ({reason})") from exc
         config = dataclasses.asdict(self.model_.config)
         write_json(
             path / PARAMS_FILE,
@@ -259,14 +280,16 @@ class AttentionXML:
     def load(cls, path: Path) -> AttentionXML:
         """Rebuild a saved model; it runs on CUDA when available."""
         path = Path(path)
-        saved = json.loads((path / PARAMS_FILE).read_text(encoding="utf-8"))
-        params = dict(saved["params"])
-        preset, seed = params.pop("preset"), params.pop("seed")
-        params.pop("device", None)
-        method = cls(preset, seed=seed, device="auto", **params)
+        method, saved = cls._from_params_file(path / PARAMS_FILE)
         if "label_trees" in saved:  # a label tree or an ensemble: see tree_method.py
             device = resolve_device("auto")
-            models = tree_method.load_tree_models(path, saved["label_trees"])
+            try:
+                with _no_pickle_warnings():
+                    models = tree_method.load_tree_models(path, saved["label_trees"])
+            except NOT_A_CHECKPOINT as exc:
+                raise XMCBenchError(
+                    f"{_foreign_file(path)}: not a model written by xmcbench"
+                ) from exc
             method.tree_models_, method.device_ = models, str(device)
             for model in models:
                 model.nets = [net.to(device) for net in model.nets]
@@ -276,12 +299,68 @@ class AttentionXML:
             **{k: tuple(v) if isinstance(v, list) else v for k, v in config.items()}
         )
         model = cls.model_class(config)
-        model.load_state_dict(checkpoint.load(path / WEIGHTS_FILE, "cpu"))
+        weights_file = path / WEIGHTS_FILE
+        try:
+            with _no_pickle_warnings():
+                weights = checkpoint.load(weights_file, "cpu")
+        except NOT_A_CHECKPOINT as exc:
+            raise XMCBenchError(f"{weights_file}: not a model written by xmcbench") from exc
+        try:
+            model.load_state_dict(weights)
+        except (RuntimeError, TypeError, AttributeError) as exc:  # missing or foreign weights
+            detail = " ".join(str(exc).split()) or type(exc).__name__
+            detail = detail if len(detail) <= 160 else detail[:159] + "…"
+            raise XMCBenchError(
+                f"{weights_file}: does not fit the network in {PARAMS_FILE} ({detail})"
+            ) from exc
         device = resolve_device("auto")
         method.model_, method.device_ = model.to(device).eval(), str(device)
         return method
+
+    @classmethod
+    def _from_params_file(cls, params_file: Path) -> tuple[AttentionXML, dict[str, Any]]:
+        """A method built from a saved params.json, and the file's content; errors name it."""
+        try:
+            saved = json.loads(params_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise XMCBenchError(f"{params_file}: not valid JSON ({exc})") from None
+        params = saved.get("params") if isinstance(saved, dict) else None
+        if not isinstance(params, dict) or "preset" not in params or "seed" not in params:
+            raise XMCBenchError(f"{params_file}: not a model written by xmcbench (no 'params')")
+        params = dict(params)
+        preset, seed = params.pop("preset"), params.pop("seed")
+        params.pop("device", None)
+        unknown = sorted(set(params) - set(cls.fields))
+        if unknown:
+            raise XMCBenchError(
+                f"{params_file}: unknown hyperparameter(s) {', '.join(map(repr, unknown))} for "
+                f"{cls.name} (saved by another version of the plugin, or edited?)"
+            )
+        try:
+            return cls(preset, seed=seed, device="auto", **params), saved
+        except (TypeError, ValueError) as exc:
+            raise XMCBenchError(f"{params_file}: {exc}") from exc
 
     @staticmethod
     def merge(paths: list[Path]) -> AttentionXML:
         """One ensemble from saved models of separate trees (``tree_id=i`` jobs) of one setting."""
         return tree_method.merge_models(paths)
+
+
+def _foreign_file(folder: Path) -> Path:
+    """The first weights file under `folder` that torch cannot load safely (else the folder)."""
+    for candidate in sorted(folder.rglob("*.pt")):
+        try:
+            with _no_pickle_warnings():
+                checkpoint.load(candidate, "cpu")
+        except NOT_A_CHECKPOINT:
+            return candidate
+    return folder
+
+
+@contextmanager
+def _no_pickle_warnings() -> Iterator[None]:
+    """Silence torch's warning about a foreign pickle's protocol: the error will say it all."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+        yield

@@ -1,10 +1,23 @@
-"""Every AttentionXML hyperparameter in one frozen dataclass, validated once."""
+"""Every AttentionXML hyperparameter in one frozen dataclass, validated once (types and ranges)."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 from typing import Any
+
+from xmcbench.errors import ParamError
+from xmcbench.paramspec import (
+    Param,
+    check_params,
+    choice,
+    flag,
+    fraction,
+    integer,
+    integers,
+    number,
+    text,
+)
 
 ATTENTION_IMPLS = ("fast", "reference")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -53,36 +66,14 @@ class Hyperparams:
     level_epochs: tuple[int, ...] | None = None  # epochs per level, top first; None = epochs
 
     def __post_init__(self) -> None:
-        sizes = (self.fc_sizes,) if isinstance(self.fc_sizes, int) else self.fc_sizes
-        object.__setattr__(self, "fc_sizes", tuple(int(s) for s in sizes))
-        if self.level_epochs is not None:
-            per_level = self.level_epochs
-            per_level = (per_level,) if isinstance(per_level, int) else per_level
-            object.__setattr__(self, "level_epochs", tuple(int(e) for e in per_level))
-        if self.tree_height < 0 or self.tree_k < 2 or self.tree_k & (self.tree_k - 1):
-            raise ValueError("tree_height must be >= 0 and tree_k a power of two >= 2")
-        if self.trees < 1 or self.candidates < 1:
-            raise ValueError("trees and candidates must be positive")
-        if self.tree_id is not None and not 0 <= self.tree_id < self.trees:
-            raise ValueError(f"tree_id must be in [0, {self.trees}), got {self.tree_id}")
-        if self.attention_impl not in ATTENTION_IMPLS:
-            raise ValueError(
-                f"attention_impl must be one of {ATTENTION_IMPLS}, got {self.attention_impl!r}"
-            )
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        if not self.fc_sizes:
-            raise ValueError("fc_sizes needs at least one layer")
-        for name in (
-            "embedding_dim",
-            "hidden_size",
-            "max_len",
-            "epochs",
-            "batch_size",
-            "eval_every",
-        ):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in check_params(values, SPECS).items():  # types, ranges; 3.0 -> 3
+            object.__setattr__(self, name, value)
+        if self.tree_k & (self.tree_k - 1):
+            raise ParamError(f"tree_k must be a power of two (2, 4, 8, ...), got {self.tree_k}")
+        if self.tree_id is not None and self.tree_id >= self.trees:
+            bound = f"[0, {self.trees}) for trees={self.trees}"
+            raise ParamError(f"tree_id must be in {bound}, got {self.tree_id}")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists)."""
@@ -94,3 +85,40 @@ class Hyperparams:
 
 
 FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparams))
+
+# The type and range of every hyperparameter: the one place they are checked (Hyperparams).
+SPECS: dict[str, Param] = {
+    "embedding_dim": integer(1),
+    "embedding_init": text(),
+    "freeze_embedding": flag(),
+    "hidden_size": integer(1),
+    "fc_sizes": integers(1),
+    "embedding_dropout": fraction(),
+    "encoder_dropout": fraction(),
+    "attention_impl": choice(*ATTENTION_IMPLS),
+    "max_len": integer(1),
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "lr": number(0, low_open=True),
+    "swa": flag(),
+    "swa_warmup": number(0),
+    "eval_every": integer(1),
+    "patience": integer(1),
+    "clip_factor": number(0),
+    "clip_window": integer(1),
+    "valid_size": integer(1),
+    "max_steps": integer(1, optional=True),
+    "precision": choice(*PRECISIONS),
+    "sparse_embedding": flag(),
+    "predict_batch_size": integer(1),
+    "ppmi_window": integer(1),
+    "ppmi_max_words": integer(1),
+    "tree_height": integer(0),
+    "tree_k": integer(2),
+    "tree_m": integer(1, optional=True),
+    "candidates": integer(1),
+    "level_candidates": integer(1, optional=True),
+    "trees": integer(1),
+    "tree_id": integer(0, optional=True),
+    "level_epochs": integers(1, optional=True),
+}

@@ -11,6 +11,8 @@ import difflib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
+from xmcbench.errors import ParamError
+
 from .params import Hyperparams
 
 P = TypeVar("P")
@@ -166,6 +168,8 @@ def resolve_preset(
     Shared with the deep baselines, whose parameter dataclasses and presets differ.
     """
     name = default if preset is None else preset
+    if not isinstance(name, str):
+        raise ParamError(f"preset must be one of {', '.join(presets)}, got {name!r}")
     if name not in presets:
         close = difflib.get_close_matches(name, presets, n=2)
         hint = (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -18,6 +18,8 @@ from xmcbench_attentionxml.encoder import BiLSTMEncoder
 from xmcbench_attentionxml.method import AttentionXML
 from xmcbench_attentionxml.model import make_embedding
 from xmcbench_attentionxml.presets import resolve_preset
+
+from xmcbench.paramspec import Param, fraction, integer
 
 from .deep_common import (
     CPU_TRAINING,
@@ -39,13 +41,11 @@ class BiLSTMMaxPoolParams(DeepParams):
     encoder_dropout: float = 0.5  # after the BiLSTM, as AttentionXML
     pooling_chunks: int = 1  # 1 = max over time; p > 1 pools p chunks like XML-CNN
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not 0 <= self.encoder_dropout < 1:
-            raise ValueError(f"encoder_dropout must lie in [0, 1), got {self.encoder_dropout!r}")
-
-    def positive(self) -> tuple[str, ...]:
-        return (*super().positive(), "hidden_size")
+    specs: ClassVar[dict[str, Param]] = {
+        **DeepParams.specs,
+        "hidden_size": integer(1),
+        "encoder_dropout": fraction(),
+    }
 
 
 FIELDS = field_names(BiLSTMMaxPoolParams)

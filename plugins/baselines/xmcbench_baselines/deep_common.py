@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import torch
 from torch import nn
 from xmcbench_attentionxml.attention import prior_logit
 from xmcbench_attentionxml.presets import PRESETS as ATTENTIONXML_PRESETS
+
+from xmcbench.paramspec import (
+    Param,
+    check_params,
+    choice,
+    flag,
+    fraction,
+    integer,
+    number,
+    text,
+)
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 P = TypeVar("P", bound="DeepParams")
@@ -122,30 +133,38 @@ class DeepParams:
     ppmi_window: int = 5
     ppmi_max_words: int = 40_000
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # lists from JSON or the command line become tuples
-            if isinstance(getattr(self, f.name), list):
-                object.__setattr__(self, f.name, tuple(int(v) for v in getattr(self, f.name)))
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
-        for name in self.positive():
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
-        for name in ("embedding_dropout", "dropout"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ValueError(f"{name} must lie in [0, 1), got {getattr(self, name)!r}")
+    # the type and range of every hyperparameter: the one place they are checked
+    specs: ClassVar[dict[str, Param]] = {
+        "embedding_dim": integer(1),
+        "embedding_init": text(),
+        "freeze_embedding": flag(),
+        "embedding_dropout": fraction(),
+        "max_len": integer(1),
+        "bottleneck_size": integer(1),
+        "dropout": fraction(),
+        "pooling_chunks": integer(1),
+        "epochs": integer(1),
+        "batch_size": integer(1),
+        "lr": number(0, low_open=True),
+        "swa": flag(),
+        "swa_warmup": number(0),
+        "eval_every": integer(1),
+        "patience": integer(1),
+        "clip_factor": number(0),
+        "clip_window": integer(1),
+        "valid_size": integer(1),
+        "max_steps": integer(1, optional=True),
+        "precision": choice(*PRECISIONS),
+        "sparse_embedding": flag(),
+        "predict_batch_size": integer(1),
+        "ppmi_window": integer(1),
+        "ppmi_max_words": integer(1),
+    }
 
-    def positive(self) -> tuple[str, ...]:
-        """Names of the integer fields that must be >= 1."""
-        return (
-            "embedding_dim",
-            "max_len",
-            "bottleneck_size",
-            "pooling_chunks",
-            "epochs",
-            "batch_size",
-            "eval_every",
-        )
+    def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in check_params(values, self.specs).items():  # lists become tuples
+            object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists)."""

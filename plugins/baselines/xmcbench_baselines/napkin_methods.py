@@ -6,6 +6,7 @@ workdir and `save` copies it next to the label map and the params.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +15,9 @@ from typing import Any
 import numpy as np
 from napkinxc.models import PLT
 
-from xmcbench.errors import XMCBenchError
+from xmcbench.errors import XMCBenchError, naming_path
+from xmcbench.paramspec import Param, check_params, choice, flag, integer, number
+from xmcbench.saved_run import construct_saved, read_saved_array
 from xmcbench.types import Split, TopK
 
 from .common import (
@@ -26,12 +29,44 @@ from .common import (
 )
 
 MODEL_DIR = "napkinxc"
+TREE_TYPES = (  # napkinXC 0.7's offline tree constructions
+    "hierarchicalKmeans",
+    "balancedInOrder",
+    "balancedRandom",
+    "completeKaryInOrder",
+    "completeKaryRandom",
+    "huffman",
+)
+
+# the type and range of every hyperparameter: the one place they are checked
+SPECS: dict[str, Param] = {
+    "tree_type": choice(*TREE_TYPES),
+    "arity": integer(2),
+    "max_leaves": integer(1),
+    "kmeans_eps": number(0, low_open=True),
+    "kmeans_balanced": flag(),
+    "loss": choice("log", "logistic", "l2", "squaredHinge"),
+    "liblinear_c": number(0, low_open=True),
+    "liblinear_eps": number(0, low_open=True),
+    "liblinear_max_iter": integer(1),
+    "weights_threshold": number(0),
+    "ensemble": integer(1),
+    "tree_search_type": choice("exact", "beam"),  # prediction
+    "beam_search_width": integer(1),  # prediction, with tree_search_type "beam"
+    "n_threads": integer(1, optional=True),  # None: every core
+}
 
 
 class ProbabilisticLabelTrees:
     """napkinXC's PLT with its 0.7.2 defaults: hierarchical 2-means tree, logistic nodes.
 
     CPU-only: `device` is accepted and ignored; `seed` goes to napkinXC.
+
+    napkinXC builds the same tree for a seed whatever the thread count, but its liblinear
+    shuffles with the C library's global ``rand()``: node classifiers trained on several threads
+    draw from it in whatever order the threads run, so runs differ slightly. `fit` always seeds
+    ``rand()`` with the seed first; ``deterministic=True`` also trains on one thread (prediction
+    keeps `n_threads`), which makes runs with the same seed bit-identical, at single-core speed.
     """
 
     def __init__(
@@ -51,23 +86,17 @@ class ProbabilisticLabelTrees:
         tree_search_type: str = "exact",
         beam_search_width: int = 10,
         n_threads: int | None = None,
+        deterministic: bool = False,
         seed: int = 0,
         device: str = "auto",
     ) -> None:
-        self.tree_type = tree_type
-        self.arity = arity
-        self.max_leaves = max_leaves
-        self.kmeans_eps = kmeans_eps
-        self.kmeans_balanced = kmeans_balanced
-        self.loss = loss
-        self.liblinear_c = liblinear_c
-        self.liblinear_eps = liblinear_eps
-        self.liblinear_max_iter = liblinear_max_iter
-        self.weights_threshold = weights_threshold
-        self.ensemble = ensemble
-        self.tree_search_type = tree_search_type  # prediction: "exact" or "beam"
-        self.beam_search_width = beam_search_width
-        self.n_threads = n_threads or default_threads()
+        if not isinstance(deterministic, bool):
+            raise ValueError(f"deterministic must be true or false, got {deterministic!r}")
+        given = {name: value for name, value in locals().items() if name in SPECS}
+        for name, value in check_params(given, SPECS).items():  # types and ranges, or ParamError
+            setattr(self, name, value)
+        self.n_threads = self.n_threads or default_threads()
+        self.deterministic = deterministic  # train on one thread: identical runs for a seed
         self.seed = seed
         self.device = device
         self.device_ = "cpu"
@@ -92,12 +121,14 @@ class ProbabilisticLabelTrees:
             "tree_search_type": self.tree_search_type,
             "beam_search_width": self.beam_search_width,
             "n_threads": self.n_threads,
+            "deterministic": self.deterministic,
         }
 
     def _model(self, folder: Path) -> PLT:
         """A napkinXC PLT reading and writing `folder`, with this object's settings."""
         params = self.get_params()
         threads = params.pop("n_threads")
+        params.pop("deterministic")
         return PLT(str(folder), **params, threads=threads, seed=self.seed, verbose=0)
 
     def fit(self, train: Split, valid: Split | None, workdir: Path) -> None:
@@ -108,11 +139,15 @@ class ProbabilisticLabelTrees:
         shutil.rmtree(folder, ignore_errors=True)  # never mix with an interrupted run's files
         folder.mkdir(parents=True)
         model = self._model(folder)
+        if self.deterministic:
+            model.set_params(threads=1)
+        seed_c_rand(self.seed)
         try:
             with native_output_to(Path(workdir) / "napkinxc.log"):
                 model.fit(features, labels)
         except (RuntimeError, ValueError) as error:
             raise XMCBenchError(f"napkinXC failed to train: {error}") from error
+        model.set_params(threads=self.n_threads)  # threads are not saved with the model
         self.model_, self.model_dir_ = model, folder
 
     def predict(self, test: Split, k: int) -> TopK:
@@ -133,16 +168,27 @@ class ProbabilisticLabelTrees:
         if target.resolve() != self.model_dir_.resolve():
             shutil.rmtree(target, ignore_errors=True)
             shutil.copytree(self.model_dir_, target)
-        np.save(path / "label_map.npy", self.label_map_)
-        (path / "params.json").write_text(json.dumps({**self.get_params(), "seed": self.seed}))
+        with naming_path(path / "label_map.npy"):  # a failed write names its file
+            np.save(path / "label_map.npy", self.label_map_)
+        with naming_path(path / "params.json"):
+            (path / "params.json").write_text(json.dumps({**self.get_params(), "seed": self.seed}))
 
     @classmethod
     def load(cls, path: Path) -> ProbabilisticLabelTrees:
         """A model saved by `save`; napkinXC reads its weights from the folder."""
         path = Path(path)
-        method = cls(**json.loads((path / "params.json").read_text()))
-        method.label_map_ = np.load(path / "label_map.npy")
+        method = construct_saved(cls, path / "params.json")
+        method.label_map_ = read_saved_array(path / "label_map.npy")
         method.model_dir_ = path / MODEL_DIR
         method.model_ = method._model(method.model_dir_)
         method.model_.load()
         return method
+
+
+def seed_c_rand(seed: int) -> None:
+    """Seed the C library's ``rand()``, which napkinXC's liblinear draws from (process-wide)."""
+    try:
+        libc = ctypes.CDLL(None)  # the symbols already loaded: the libc napkinXC links to
+        libc.srand(ctypes.c_uint(seed % 2**32))
+    except (OSError, AttributeError, TypeError):  # no C library to reach (Windows)
+        pass

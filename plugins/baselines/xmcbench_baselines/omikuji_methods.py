@@ -18,7 +18,9 @@ import numpy as np
 import omikuji
 import scipy.sparse as sp
 
-from xmcbench.errors import XMCBenchError
+from xmcbench.errors import XMCBenchError, naming_path
+from xmcbench.paramspec import Param, check_params, choice, flag, integer, number
+from xmcbench.saved_run import construct_saved, read_saved_array
 from xmcbench.types import Split, TopK
 
 from .common import (
@@ -32,13 +34,41 @@ from .common import (
 
 LOSSES = {"hinge": omikuji.LossType.HINGE, "log": omikuji.LossType.LOG}
 
+# the type and range of every hyperparameter: the one place they are checked
+SPECS: dict[str, Param] = {
+    "n_trees": integer(1),
+    "min_branch_size": integer(1),
+    "max_depth": integer(1),
+    "centroid_threshold": number(0),
+    "collapse_every_n_layers": integer(0),
+    "linear_loss": choice(*LOSSES),
+    "linear_c": number(0, low_open=True),
+    "linear_eps": number(0, low_open=True),
+    "linear_weight_threshold": number(0),
+    "linear_max_iter": integer(1),
+    "cluster_k": integer(2),
+    "cluster_balanced": flag(),
+    "cluster_eps": number(0, low_open=True),
+    "cluster_min_size": integer(1),
+    "beam_size": integer(1),  # prediction: beam width of the tree search
+    "max_sparse_density": number(0, 1),  # prediction: densify denser weight vectors
+    "n_threads": integer(1, optional=True),  # None: every core
+}
+
 
 class PartitionedLabelTrees:
     """An omikuji forest of label trees with linear node classifiers (Parabel by default).
 
-    CPU-only: `device` is accepted and ignored. omikuji takes no seed (it draws k-means
-    initial centroids from a thread-local RNG), so repeated runs differ slightly.
+    CPU-only: `device` is accepted and ignored. Not reproducible: see `NOT_DETERMINISTIC`;
+    ``deterministic`` is recorded as false and asking for true is an error.
     """
+
+    NOT_DETERMINISTIC = (
+        "omikuji 0.5.2 takes no seed: its k-means initial centroids and liblinear shuffles come "
+        "from rand::thread_rng, seeded from OS entropy, so runs differ even on one thread "
+        "(P@1 by up to a point on synthetic); use plt for bit-identical runs, "
+        "or average over --seed runs"
+    )
 
     def __init__(
         self,
@@ -60,28 +90,18 @@ class PartitionedLabelTrees:
         beam_size: int = 10,
         max_sparse_density: float = 0.1,
         n_threads: int | None = None,
+        deterministic: bool = False,
         seed: int = 0,
         device: str = "auto",
     ) -> None:
-        if linear_loss not in LOSSES:
-            raise XMCBenchError(f"linear_loss must be one of {sorted(LOSSES)}, got {linear_loss!r}")
-        self.n_trees = n_trees
-        self.min_branch_size = min_branch_size
-        self.max_depth = max_depth
-        self.centroid_threshold = centroid_threshold
-        self.collapse_every_n_layers = collapse_every_n_layers
-        self.linear_loss = linear_loss
-        self.linear_c = linear_c
-        self.linear_eps = linear_eps
-        self.linear_weight_threshold = linear_weight_threshold
-        self.linear_max_iter = linear_max_iter
-        self.cluster_k = cluster_k
-        self.cluster_balanced = cluster_balanced
-        self.cluster_eps = cluster_eps
-        self.cluster_min_size = cluster_min_size
-        self.beam_size = beam_size  # prediction: beam width of the tree search
-        self.max_sparse_density = max_sparse_density  # prediction: densify denser weight vectors
-        self.n_threads = n_threads or default_threads()
+        if deterministic is not False:
+            raise ValueError(
+                f"deterministic={deterministic!r} is impossible: {self.NOT_DETERMINISTIC}"
+            )
+        given = {name: value for name, value in locals().items() if name in SPECS}
+        for name, value in check_params(given, SPECS).items():  # types and ranges, or ParamError
+            setattr(self, name, value)
+        self.n_threads = self.n_threads or default_threads()
         self.seed = seed  # recorded for the contract; omikuji has no seed to pass it to
         self.device = device
         self.device_ = "cpu"
@@ -109,6 +129,7 @@ class PartitionedLabelTrees:
             "beam_size": self.beam_size,
             "max_sparse_density": self.max_sparse_density,
             "n_threads": self.n_threads,
+            "deterministic": False,  # recorded: see NOT_DETERMINISTIC
         }
 
     def _hyper_param(self) -> Any:
@@ -201,15 +222,17 @@ class PartitionedLabelTrees:
                 shutil.copytree(pristine, target)
         else:  # the training workdir is gone: save the (densified) model itself
             _save_model(self.model_, target, path / "omikuji.log")
-        np.save(path / "label_map.npy", self.label_map_)
-        (path / "params.json").write_text(json.dumps({**self.get_params(), "seed": self.seed}))
+        with naming_path(path / "label_map.npy"):  # a failed write names its file
+            np.save(path / "label_map.npy", self.label_map_)
+        with naming_path(path / "params.json"):
+            (path / "params.json").write_text(json.dumps({**self.get_params(), "seed": self.seed}))
 
     @classmethod
     def load(cls, path: Path) -> PartitionedLabelTrees:
         """A model saved by `save`, ready to predict."""
         path = Path(path)
-        method = cls(**json.loads((path / "params.json").read_text()))
-        method.label_map_ = np.load(path / "label_map.npy")
+        method = construct_saved(cls, path / "params.json")
+        method.label_map_ = read_saved_array(path / "label_map.npy")
         log_path = path / "omikuji.log"
         with native_output_to(log_path):
             model = omikuji.Model.load(str(path / "omikuji"))

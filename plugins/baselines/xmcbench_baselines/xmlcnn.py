@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -19,6 +19,8 @@ from torch.nn import functional as F
 from xmcbench_attentionxml.method import AttentionXML
 from xmcbench_attentionxml.model import make_embedding
 from xmcbench_attentionxml.presets import resolve_preset
+
+from xmcbench.paramspec import Param, integer, integers
 
 from .deep_common import (
     CPU_TRAINING,
@@ -39,13 +41,11 @@ class XMLCNNParams(DeepParams):
     num_filters: int = 128  # feature maps per filter width
     pooling_chunks: int = 2  # p: tuned per dataset in the paper; 2 unless a preset says otherwise
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if not self.filter_sizes or min(self.filter_sizes) < 1:
-            raise ValueError(f"filter_sizes must be positive widths, got {self.filter_sizes!r}")
-
-    def positive(self) -> tuple[str, ...]:
-        return (*super().positive(), "num_filters")
+    specs: ClassVar[dict[str, Param]] = {
+        **DeepParams.specs,
+        "filter_sizes": integers(1),
+        "num_filters": integer(1),
+    }
 
 
 FIELDS = field_names(XMLCNNParams)
