@@ -6,10 +6,12 @@ with both attention formulations, timed in the same process (medians of --repeat
 
     python benchmarks/bench_attentionxml.py [--precision bf16] [--repeats 3] [--only cpu]
 
-On a machine whose cores other processes also use, run it with OMP_WAIT_POLICY=PASSIVE: OpenMP
-spin-waiting otherwise slows the LSTM by an order of magnitude.
+Like `xmcbench`, it calls `xmcbench.runtime.configure()` before torch loads: OMP_WAIT_POLICY=PASSIVE
+unless set (OpenMP spin-waiting slows the LSTM by an order of magnitude on a machine whose cores
+other processes also use) and glibc malloc keeping freed blocks (benchmarks/bench_allocator.py).
 """
 
+# ruff: noqa: E402  (torch must load after runtime.configure() has set the OpenMP environment)
 from __future__ import annotations
 
 import argparse
@@ -18,6 +20,10 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from xmcbench import runtime
+
+runtime.configure()
 
 import numpy as np
 import scipy.sparse as sp
