@@ -14,13 +14,19 @@ from torch import nn
 from torch.nn import functional as F
 
 
-class LabelAttention(nn.Module):
-    """One attention vector per label; softmax over each document's real tokens only."""
+class LabelAttention(nn.Embedding):
+    """One attention vector per label; softmax over each document's real tokens only.
 
-    def __init__(self, n_labels: int, dim: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(n_labels, dim))  # (L, d)
-        nn.init.xavier_uniform_(self.weight)
+    `sparse`: gathering candidates' vectors gives a sparse (row) gradient naming only those
+    labels (for `optim.LazyAdam`), instead of a dense (L, d) one; scoring every label then
+    gives a sparse gradient naming every row (the same update, one L x d gather more). An
+    nn.Embedding (the (L, d) table is `weight`) because that is how DistributedDataParallel
+    recognises a module whose gradient is sparse.
+    """
+
+    def __init__(self, n_labels: int, dim: int, sparse: bool = False) -> None:
+        super().__init__(n_labels, dim, sparse=sparse, _weight=torch.empty(n_labels, dim))
+        nn.init.xavier_uniform_(self.weight)  # (L, d)
 
     def forward(
         self, h: torch.Tensor, mask: torch.Tensor, candidates: torch.Tensor | None = None
@@ -30,9 +36,16 @@ class LabelAttention(nn.Module):
         alpha[:, :, j] sums to 1 over real tokens and is exactly 0 on padding.
         """
         if candidates is None:
-            logits = torch.matmul(h, self.weight.t())  # (b, T, L), one matmul shared by the batch
+            weight = self.weight  # (L, d)
+            if self.sparse and torch.is_grad_enabled():  # DDP expects one gradient kind:
+                rows = torch.arange(self.num_embeddings, device=weight.device)  # sparse, all rows
+                weight = F.embedding(rows, weight, sparse=True)  # (L, d)
+            logits = torch.matmul(h, weight.t())  # (b, T, L), one matmul shared by the batch
         else:
-            vectors = self.weight[candidates]  # (b, c, d)
+            if self.sparse:  # the gradient names the candidates' rows only
+                vectors = F.embedding(candidates, self.weight, sparse=True)  # (b, c, d)
+            else:
+                vectors = self.weight[candidates]  # (b, c, d)
             logits = torch.bmm(h, vectors.transpose(1, 2))  # (b, T, c)
         # in place: the matmul's backward needs its inputs, not this fresh output
         logits.masked_fill_(~mask.unsqueeze(-1), float("-inf"))
@@ -52,17 +65,22 @@ class AttentionHead(nn.Module):
     impl "reference": context m_j = sum_i alpha_ij h_i, then FC1 (paper order).
     impl "fast": FC1 is linear and alpha sums to 1, so W1 is applied to each h_i first
     (u_i = W1 h_i, (b, T, f)) and the attention sums u; same function, far fewer operations
-    when labels outnumber tokens.
+    when labels outnumber tokens. `sparse_labels`: see `LabelAttention`.
     """
 
     def __init__(
-        self, n_labels: int, in_dim: int, fc_sizes: tuple[int, ...], impl: str = "fast"
+        self,
+        n_labels: int,
+        in_dim: int,
+        fc_sizes: tuple[int, ...],
+        impl: str = "fast",
+        sparse_labels: bool = False,
     ) -> None:
         super().__init__()
         if impl not in ("fast", "reference"):
             raise ValueError(f"unknown attention impl {impl!r}")
         self.impl = impl
-        self.attention = LabelAttention(n_labels, in_dim)
+        self.attention = LabelAttention(n_labels, in_dim, sparse_labels)
         self.first = nn.Linear(in_dim, fc_sizes[0])
         layers: list[nn.Module] = []
         for a, b in itertools.pairwise(fc_sizes):

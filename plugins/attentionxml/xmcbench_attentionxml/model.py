@@ -11,6 +11,7 @@ from torch import nn
 
 from .attention import AttentionHead
 from .encoder import BiLSTMEncoder
+from .params import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class ModelConfig:
     attention_impl: str = "fast"
     freeze_embedding: bool = False
     sparse_embedding: bool = False
+    # "lazy": sparse gradients for the embedding and the candidates' attention vectors, trained
+    # by optim.LazyAdam (untouched rows never move); "dense": dense gradients, Adam
+    optimizer: str = "dense"
 
 
 class EmbeddingShape(Protocol):
@@ -38,15 +42,17 @@ class EmbeddingShape(Protocol):
     sparse_embedding: bool
 
 
-def make_embedding(config: EmbeddingShape, matrix: np.ndarray | None) -> nn.Embedding:
+def make_embedding(
+    config: EmbeddingShape, matrix: np.ndarray | None, sparse: bool = False
+) -> nn.Embedding:
     """Word embeddings (row 0 = padding, kept zero), optionally initialised from `matrix`.
 
-    Shared with the deep baselines (XML-CNN, BiLSTM + max-pool) so every model starts alike.
+    Sparse (row) gradients when `config.sparse_embedding` or `sparse` and not frozen. Shared with
+    the deep baselines (XML-CNN, BiLSTM + max-pool) so every model starts alike.
     """
     vocab_size, dim, freeze = config.vocab_size, config.embedding_dim, config.freeze_embedding
-    layer = nn.Embedding(
-        vocab_size, dim, padding_idx=0, sparse=config.sparse_embedding and not freeze
-    )
+    sparse = (config.sparse_embedding or sparse) and not freeze
+    layer = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=sparse)
     if matrix is not None:
         if matrix.shape != (vocab_size, dim):
             raise ValueError(
@@ -65,12 +71,19 @@ class AttentionXMLNet(nn.Module):
     def __init__(self, config: ModelConfig, embedding: np.ndarray | None = None) -> None:
         super().__init__()
         self.config = config
-        self.embedding = make_embedding(config, embedding)
+        if config.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {config.optimizer!r}")
+        lazy = config.optimizer == "lazy"
+        self.embedding = make_embedding(config, embedding, sparse=lazy)
         self.embedding_dropout = nn.Dropout(config.embedding_dropout)
         self.encoder = BiLSTMEncoder(config.embedding_dim, config.hidden_size)
         self.encoder_dropout = nn.Dropout(config.encoder_dropout)
         self.head = AttentionHead(
-            config.n_labels, self.encoder.output_size, config.fc_sizes, config.attention_impl
+            config.n_labels,
+            self.encoder.output_size,
+            config.fc_sizes,
+            config.attention_impl,
+            sparse_labels=lazy,
         )
 
     def encode(
