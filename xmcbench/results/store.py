@@ -1,5 +1,10 @@
 """Run records on disk: ``<results>/<dataset>/<method>/<run_id>.json`` plus its top-k ``.npz``.
 
+The ``.npz`` holds the ranking the metrics were computed on (``labels`` int32, ``scores`` float32,
+the first ``topk_k`` columns) and, for runs that saved a deeper ranking (top 100, for fusion and
+later metrics), the remaining ranks compactly as ``tail_labels`` (int16 when the label ids fit)
+and ``tail_scores`` (float16 when the values fit); the record says both depths.
+
 Files are published with a hard link from a finished temporary file, so a reader never sees a
 half-written record, a crash leaves none behind, and an existing record is never overwritten.
 """
@@ -29,6 +34,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "RecordWarning",
     "describe_params",
+    "load_ranking",
     "load_records",
     "load_topk",
     "new_run_id",
@@ -66,12 +72,18 @@ def params_key(params: Mapping[str, Any] | None) -> str:
 # --------------------------------------------------------------------------- writing
 
 
-def write_run(results_dir: Path, record: Mapping[str, Any], topk: TopK) -> Path:
+def write_run(
+    results_dir: Path, record: Mapping[str, Any], topk: TopK, *, head: int | None = None
+) -> Path:
     """Store one run (top-k first, then the JSON that points to it); returns the JSON path.
 
-    A missing ``run_id`` gets a fresh one; an existing record of that id raises XMCBenchError.
+    The first `head` columns of `topk` (all when None) are the metrics' ranking, kept at full
+    precision; deeper ranks are stored compactly. A missing ``run_id`` gets a fresh one; an
+    existing record of that id raises XMCBenchError.
     """
+    head = topk.k if head is None else min(max(int(head), 1), topk.k)
     rec = dict(record)
+    rec["topk_k"], rec["ranking_k"] = head, topk.k
     rec.setdefault("schema_version", SCHEMA_VERSION)
     rec["run_id"] = rec.get("run_id") or new_run_id()
     for field in ("dataset", "method", "run_id"):
@@ -85,7 +97,7 @@ def write_run(results_dir: Path, record: Mapping[str, Any], topk: TopK) -> Path:
     npz_path = folder / rec["topk_file"]
     if json_path.exists():
         raise XMCBenchError(f"{json_path} already exists; refusing to overwrite it")
-    _publish(npz_path, lambda tmp: _save_topk(tmp, topk))
+    _publish(npz_path, lambda tmp: _save_topk(tmp, topk, head))
     try:
         _publish(json_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
     except BaseException:
@@ -128,13 +140,32 @@ def _link_exclusive(tmp: Path, target: Path) -> None:
         os.replace(tmp, target)
 
 
-def _save_topk(path: Path, topk: TopK) -> None:
+def _save_topk(path: Path, topk: TopK, head: int) -> None:
+    """The metrics' `head` columns as int32/float32; deeper ranks, if any, in compact dtypes."""
+    labels = np.asarray(topk.labels)  # (n, K)
+    scores = np.asarray(topk.scores)  # (n, K)
+    arrays = {
+        "labels": labels[:, :head].astype(np.int32),
+        "scores": scores[:, :head].astype(np.float32),
+    }
+    if topk.k > head:
+        arrays["tail_labels"] = _compact_labels(labels[:, head:])
+        arrays["tail_scores"] = _compact_scores(scores[:, head:])
     with open(path, "wb") as handle:
-        np.savez_compressed(
-            handle,
-            labels=np.asarray(topk.labels, dtype=np.int32),
-            scores=np.asarray(topk.scores, dtype=np.float32),
-        )
+        np.savez_compressed(handle, **arrays)
+
+
+def _compact_labels(labels: np.ndarray) -> np.ndarray:
+    """int16 when every label id (and -1, "none") fits, else int32."""
+    fits = labels.size == 0 or int(labels.max()) <= np.iinfo(np.int16).max
+    return labels.astype(np.int16 if fits else np.int32)
+
+
+def _compact_scores(scores: np.ndarray) -> np.ndarray:
+    """float16 (about 3 significant digits, plenty to rank and fuse) unless a value overflows it."""
+    half = scores.astype(np.float16)
+    same_finite = np.array_equal(np.isfinite(half), np.isfinite(scores))
+    return half if same_finite else scores.astype(np.float32)
 
 
 def _jsonable(value: Any) -> Any:
@@ -211,15 +242,32 @@ def _record_problem(record: Any) -> str | None:
 
 
 def load_topk(record_path: Path | str) -> TopK:
-    """The ranked predictions stored beside a record, to recompute metrics without retraining."""
-    path = Path(record_path)
+    """The ranked predictions the run's metrics were computed on, to rescore without retraining."""
+    return _read_topk(Path(record_path), deep=False)
+
+
+def load_ranking(record_path: Path | str) -> TopK:
+    """The deepest ranking stored beside a record (top 100 for new runs, top 5 for older ones)."""
+    return _read_topk(Path(record_path), deep=True)
+
+
+def _read_topk(path: Path, *, deep: bool) -> TopK:
     record = read_record(path)
     name = Path(record.get("topk_file") or f"{path.stem}.topk.npz").name  # never leave the folder
     npz = path.parent / name
     if not npz.is_file():
         raise XMCBenchError(f"{path}: its top-k file {npz.name} is missing")
-    with np.load(npz, allow_pickle=False) as data:
-        labels, scores = data["labels"].astype(np.int32), data["scores"].astype(np.float32)
+    try:
+        with np.load(npz, allow_pickle=False) as data:
+            labels, scores = data["labels"].astype(np.int32), data["scores"].astype(np.float32)
+            if deep and "tail_labels" in data.files:
+                tail = data["tail_scores"].astype(np.float32)  # (n, K - k)
+                labels = np.concatenate([labels, data["tail_labels"].astype(np.int32)], axis=1)
+                scores = np.concatenate([scores, tail], axis=1)
+                # float16 rounding must not lift a deeper rank above the one before it
+                scores = np.fmin.accumulate(scores, axis=1)
+    except (ValueError, KeyError, OSError, EOFError) as exc:
+        raise XMCBenchError(f"{npz}: not a top-k file written by xmcbench ({exc})") from None
     return TopK(labels=labels, scores=scores)
 
 
