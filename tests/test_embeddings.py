@@ -94,3 +94,58 @@ def test_missing_or_empty_file(tmp_path: Path) -> None:
         load_word_vectors(empty, VOCAB)
     matrix, found = load_word_vectors(empty, VOCAB, dim=4)  # a known size: all random
     assert matrix.shape == (7, 4) and found == 0 and not matrix[0].any()
+
+
+def test_missing_words_start_like_the_authors(tmp_path: Path) -> None:
+    """uniform(-1, 1) per dimension, <unk> never looked up, padding zero, reproducible by seed."""
+    path = glove(tmp_path / "vec.txt", ["<unk> 5 5 5 5", "the 1 2 3 4"])
+    vocab = ["<pad>", "<unk>", "the", *(f"missing{i}" for i in range(500))]
+    matrix, found = load_word_vectors(path, vocab, seed=1)
+    assert found == 1
+    np.testing.assert_array_equal(matrix[0], 0)
+    np.testing.assert_array_equal(matrix[2], [1, 2, 3, 4])
+    rest = matrix[[1, *range(3, len(vocab))]]  # (501, 4): <unk> and the missing words
+    assert rest.min() >= -1.0 and rest.max() < 1.0
+    assert rest.min() < -0.9 and rest.max() > 0.9  # the full range, not a narrow one
+    assert abs(float(rest.mean())) < 0.05  # centred
+    assert len(np.unique(rest[:, 0])) == len(rest)  # independent draws per word
+    np.testing.assert_array_equal(matrix, load_word_vectors(path, vocab, seed=1)[0])
+
+
+def test_only_vocabulary_vectors_are_parsed(tmp_path: Path, monkeypatch) -> None:
+    """The file is streamed: other words' vectors are never parsed (nor kept), even bad ones."""
+    from xmcbench.data import embeddings
+
+    lines = [f"other{i} {i} 1 2" for i in range(200)]
+    path = glove(tmp_path / "big.txt", [*lines[:100], "dog 7 8 9", "zebra 1 x 3", *lines[100:]])
+    parsed: list[bytes] = []
+    real = embeddings._parse_vector
+    monkeypatch.setattr(
+        embeddings, "_parse_vector", lambda *args: parsed.append(args[2]) or real(*args)
+    )
+    matrix, found = load_word_vectors(path, VOCAB)
+    assert found == 1 and parsed == [b"7 8 9"]
+    np.testing.assert_array_equal(matrix[5], [7, 8, 9])
+
+
+def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys) -> None:
+    path = glove(tmp_path / "shown.txt", ["the 1 2 3"])
+    quiet, _ = load_word_vectors(path, VOCAB, progress=False)
+    assert capsys.readouterr() == ("", "")
+    shown, _ = load_word_vectors(path, VOCAB, progress=True)
+    out, err = capsys.readouterr()
+    assert out == "" and "reading shown.txt" in err
+    np.testing.assert_array_equal(quiet, shown)
+
+
+def test_glove_init_falls_back_to_ppmi_and_says_how_to_download(monkeypatch):
+    """The paper presets ask for "glove": without the download, PPMI-SVD and one clear note."""
+    pytest.importorskip("torch")
+    from xmcbench_attentionxml import embedding_init
+
+    notes: list[str] = []
+    assert embedding_init._downloaded_glove(notes.append) == "ppmi"
+    assert "xmcbench embeddings download glove-840b-300d" in notes[0]
+    monkeypatch.setattr("xmcbench.data.embeddings.resource_path", lambda name: Path("/g.txt"))
+    assert embedding_init._downloaded_glove(notes.append) == "/g.txt"
+    assert len(notes) == 1

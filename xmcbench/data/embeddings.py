@@ -1,20 +1,45 @@
-"""Initial word embeddings from a GloVe or word2vec text file, streamed, for one vocabulary."""
+"""Initial word embeddings from a GloVe or word2vec text file, streamed, for one vocabulary.
+
+How each row of the matrix starts, following the way AttentionXML's authors build theirs
+(`build_vocab` in their deepxml/data_utils.py, fed by preprocess.py):
+
+- A vocabulary word found in the file takes the file's vector. Their tokens are lowercased and
+  looked up as they are; we look up the exact form first and, failing that, the first cased
+  form in the file whose lowercase equals the word (GloVe 840B is cased, so "Paris" still
+  serves "paris" when no lowercase line exists). Every word they find, we find identically.
+- `/SEP/`, the title/body separator, takes the vector of "." (their choice).
+- Every other word, and `<unk>` (a bucket of rare words, never looked up in the file), starts
+  from independent draws of uniform(-1, 1) in each dimension, as theirs do. Our draws are
+  seeded, so a run is reproducible; theirs come from numpy's unseeded global generator.
+- The padding row is zero, and stays zero in training (the model's `padding_idx`).
+
+The file is streamed line by line and only the vectors of vocabulary words are parsed and
+kept, so glove.840B.300d.txt (5.6 GB, 2.2 million lines) costs the memory of the vocabulary's
+rows, not of the file. Named downloadable files (GloVe 840B) are in .resources.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import DataFormatError
-from ..types import PAD_ID
+from ..types import PAD_ID, UNK_ID
+from .resources import expected_path as expected_path  # re-exported for the method plugins
+from .resources import resource_path as resource_path  # re-exported for the method plugins
 from .tokenize import SEP
 
 SEP_FALLBACK = "."  # AttentionXML initialises /SEP/ with the vector of "."
+MISSING_SCALE = 1.0  # missing words start from uniform(-1, 1), as in AttentionXML's build_vocab
+_PROGRESS_STEP = 32 << 20  # bytes read between two progress-bar updates
 
 
 def load_word_vectors(
@@ -23,19 +48,23 @@ def load_word_vectors(
     *,
     dim: int | None = None,
     seed: int = 0,
-    scale: float = 0.1,
+    scale: float = MISSING_SCALE,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, int]:
-    """A (len(vocab), d) float32 matrix: file vectors where found (exact, else lowercase match),
-    uniform(-scale, scale) noise elsewhere, zeros for padding; plus the number of words found."""
+    """A (len(vocab), d) float32 matrix started as the module docstring says, and the number of
+    vocabulary words found in the file; missing words draw from uniform(-scale, scale).
+
+    `progress`: a rich bar on stderr while reading (None: only when stderr is a terminal).
+    """
     path = Path(path)
-    index = {word: i for i, word in enumerate(vocab) if i != PAD_ID}
+    index = {word: i for i, word in enumerate(vocab) if i not in (PAD_ID, UNK_ID)}
     wanted = set(index) | ({SEP_FALLBACK} if SEP in index else set())
     vectors = _Vectors(
         exact={}, folded={}, want_exact=wanted, want_folded={w.lower() for w in wanted}
     )
-    dim = _scan(path, dim, vectors)
-    rng = np.random.default_rng(seed)
-    matrix = rng.uniform(-scale, scale, size=(len(vocab), dim)).astype(np.float32)  # (V, d)
+    show = sys.stderr.isatty() if progress is None else progress
+    dim = _scan(path, dim, vectors, show)
+    matrix = _uniform(np.random.default_rng(seed), (len(vocab), dim), scale)  # (V, d)
     found = 0
     for word, row in index.items():
         vector = vectors.lookup(word)
@@ -47,6 +76,14 @@ def load_word_vectors(
     if len(vocab) > PAD_ID:
         matrix[PAD_ID] = 0.0
     return matrix, found
+
+
+def _uniform(rng: np.random.Generator, shape: tuple[int, int], scale: float) -> np.ndarray:
+    """uniform(-scale, scale) float32 drawn in place: no float64 copy of a (500k, 300) matrix."""
+    out = rng.random(shape, dtype=np.float32)  # (V, d) in [0, 1)
+    out *= 2.0 * scale
+    out -= scale
+    return out
 
 
 @dataclass
@@ -77,12 +114,17 @@ class _Vectors:
         return vector if vector is not None else self.folded.get(word.lower())
 
 
-def _scan(path: Path, dim: int | None, vectors: _Vectors) -> int:
+def _scan(path: Path, dim: int | None, vectors: _Vectors, progress: bool) -> int:
     """Stream the file, offering each line's word to `vectors`; return the vector length."""
     if not path.is_file():
         raise DataFormatError(path, None, "embedding file not found")
-    with open(path, "rb") as handle:
+    with open(path, "rb") as handle, _reading_bar(progress, path) as advance:
+        unreported = 0
         for number, raw in enumerate(handle, 1):
+            unreported += len(raw)
+            if unreported >= _PROGRESS_STEP:
+                advance(unreported)
+                unreported = 0
             line = raw.rstrip()
             if not line:
                 continue
@@ -96,9 +138,38 @@ def _scan(path: Path, dim: int | None, vectors: _Vectors) -> int:
             word, values = _split_line(path, number, line, dim)
             if vectors.wants(word):
                 vectors.keep(word, _parse_vector(path, number, values, dim))
+        advance(unreported)
     if dim is None:
         raise DataFormatError(path, None, "empty embedding file")
     return dim
+
+
+@contextlib.contextmanager
+def _reading_bar(enabled: bool, path: Path) -> Iterator[Any]:
+    """Yield `advance(n_bytes)`: a rich bar on stderr over the file's size, or a no-op."""
+    if not enabled:
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as bar:
+        task = bar.add_task(f"reading {path.name}", total=path.stat().st_size)
+        yield lambda n: bar.update(task, advance=n)
 
 
 def _header_dim(path: Path, line: bytes, dim: int | None) -> int:

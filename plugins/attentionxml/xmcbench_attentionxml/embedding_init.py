@@ -95,6 +95,9 @@ def ppmi_svd_embeddings(
     return out
 
 
+GLOVE = "glove-840b-300d"  # the paper's vectors (§3.3), a registered resource
+
+
 def initial_embeddings(
     how: str,
     train: Split,
@@ -106,8 +109,11 @@ def initial_embeddings(
     max_len: int,
     log: Callable[[str], None] = print,
 ) -> np.ndarray:
-    """Embedding matrix for `how`: "ppmi", "random" or the path of a GloVe/word2vec text file."""
+    """Embedding matrix for `how`: "ppmi", "random", "glove" (the downloaded GloVe 840B, else
+    PPMI-SVD with a note saying so) or the path of a GloVe/word2vec text file."""
     vocab_size = len(train.vocab)
+    if how == "glove":
+        how = _downloaded_glove(log)
     if how == "random":
         return random_embeddings(vocab_size, dim, seed)
     if how == "ppmi":
@@ -124,3 +130,17 @@ def initial_embeddings(
     matrix = np.asarray(matrix, dtype=np.float32)
     matrix[PAD_ID] = 0.0
     return matrix
+
+
+def _downloaded_glove(log: Callable[[str], None]) -> str:
+    """The path of the downloaded GloVe 840B 300-d vectors, or "ppmi" with a note when absent."""
+    from xmcbench.data.embeddings import expected_path, resource_path
+
+    found = resource_path(GLOVE)
+    if found is not None:
+        return str(found)
+    log(
+        f"no GloVe at {expected_path(GLOVE)}: falling back to PPMI-SVD; "
+        f"run `xmcbench embeddings download {GLOVE}` for the paper's initialisation"
+    )
+    return "ppmi"
