@@ -252,7 +252,7 @@ def test_params_resolve_presets_and_explicit_values() -> None:
     assert params["preset"] == "eurlex-4k" and params["hidden_size"] == 32
     assert params["epochs"] == 30 and params["batch_size"] == 40 and params["freeze_embedding"]
     assert params["seed"] == 3 and params["device"] == "cpu"
-    assert AttentionXML(device="cpu").get_params()["preset"] == "cpu"  # the documented default
+    assert AttentionXML(device="cpu").get_params()["preset"] == "auto"  # the documented default
     assert method.hidden_size == 32 and method.epochs is None  # stored as given
     keywords = set(inspect.signature(AttentionXML.__init__).parameters) - {"self"}
     assert set(FIELDS) <= keywords

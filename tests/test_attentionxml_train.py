@@ -162,7 +162,7 @@ def test_swa_warmup_may_end_mid_epoch(data, tmp_path: Path, capsys) -> None:
     # 400 docs in batches of 16: 25 steps per epoch, so a warm-up of 0.5 epoch ends at step 12
     run(data, tmp_path / "w", epochs=1, max_steps=None, swa_warmup=0.5, eval_every=5)
     lines = capsys.readouterr().out.splitlines()
-    assert "SWA starts at step 12 (epoch 1)" in lines
+    assert "SWA starts at step 12 (epoch 1): warm-up done" in lines
     evals = [line for line in lines if line.startswith("step ")]
     assert [("swa x" in line) for line in evals] == [False, False, True, True, True]
     assert evals[-1].endswith("swa x4")  # snapshots at steps 12, 15, 20 and 25

@@ -215,7 +215,7 @@ def test_a_full_disk_while_saving_the_model_names_the_file(tmp_path, capsys, mon
 
 
 def test_a_failed_record_write_names_the_record_not_its_temporary(tmp_path, capsys, monkeypatch):
-    def no_space(results_dir, record, topk):
+    def no_space(results_dir, record, topk, **kwargs):
         target = Path(results_dir) / f".{record['run_id']}.json.k3x9q2ab.tmp"
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 

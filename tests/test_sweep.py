@@ -168,3 +168,24 @@ def test_command_line_exit_status_and_summary(tmp_path):
         "sweep", "knn", "--dataset", DATASET, "--grid", "neighbours", extra_path=THIRD_PARTY
     )
     assert bad.returncode == 2 and "--grid expects key=v1,v2" in bad.stderr
+
+
+def test_a_point_whose_preset_settles_values_in_fit_is_still_found_again(tmp_path):
+    """The auto preset picks the tree and max_len from the data: the record keeps both what
+    was used and what the command resolved to, and a second sweep finds the run."""
+    plugins = get_plugins()
+    flat_auto = {k: v for k, v in TINY.items() if k != "tree_height"}  # auto chooses it
+
+    def sweep():
+        points = plan_points({"lr": [0.01]}, fixed=flat_auto)
+        outcomes = run_sweep(
+            "attentionxml", DATASET, points, plugins, results_dir=tmp_path, device="cpu",
+            progress=False, log=lambda _: 0,
+        )  # fmt: skip
+        return [o.status for o in outcomes]
+
+    assert sweep() == ["done"]
+    (record,) = recorded(tmp_path, "attentionxml")
+    assert record["params"]["tree_height"] == 0 and "max_len" in record["params"]
+    assert "max_len" not in record["params_before_fit"]
+    assert sweep() == ["skipped"]

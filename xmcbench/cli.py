@@ -16,11 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .cli_embeddings import add_embeddings_commands
 from .cli_inference import add_inference_commands
 from .cli_reports import add_compare_by_options, add_report_commands, cmd_compare_by
 from .errors import XMCBenchError, describe_os_error
 from .plugins import Plugins, get_plugins
 from .preflight import results_to_read
+from .runtime import configure as configure_runtime
 
 console = Console()
 err_console = Console(stderr=True)
@@ -170,6 +172,25 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
+def cmd_fuse(args: argparse.Namespace, plugins: Plugins) -> int:
+    """Combine saved runs on one dataset into a new run (see xmcbench/fusion.py)."""
+    from .fusion import fuse_runs
+
+    result = fuse_runs(
+        args.runs,
+        Path(args.results),
+        plugins,
+        weights=args.weights,
+        name=args.name,
+        combine=args.combine,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    _print_record(json.loads(result.path.read_text()))
+    console.print(f"record: {result.path}", soft_wrap=True)
+    return 0
+
+
 def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
     table = Table(title="plugins")
     for column in ("name", "distribution", "version", "status"):
@@ -182,6 +203,22 @@ def cmd_plugins(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_methods(args: argparse.Namespace, plugins: Plugins) -> int:
+    """List the methods (no method module imported), or describe one: parameters and presets."""
+    if args.name:
+        return _describe_method(args, plugins)
+    if args.json:
+        listing = [
+            {
+                "name": spec.name,
+                "plugin": spec.plugin,
+                "aliases": plugins.methods.aliases_of(spec.name),
+                "description": spec.description,
+                "fixed": dict(spec.params),
+            }
+            for spec in plugins.methods
+        ]
+        print(json.dumps(listing, indent=2, default=str))
+        return 0
     table = Table(title="methods")
     for column in ("name", "plugin", "description"):
         table.add_column(column)
@@ -191,6 +228,52 @@ def cmd_methods(args: argparse.Namespace, plugins: Plugins) -> int:
         fixed = f" [fixed: {json.dumps(dict(spec.params))}]" if spec.params else ""
         table.add_row(name, spec.plugin, spec.description + fixed)
     console.print(table)
+    return 0
+
+
+def method_description(spec: Any) -> dict[str, Any]:
+    """A method's parameters and presets: its class's `describe()`, else its constructor's."""
+    import inspect
+
+    cls = spec.load()  # imports this method's module only
+    describe = getattr(cls, "describe", None)
+    if callable(describe):
+        return {**describe(fixed=dict(spec.params)), "method": spec.name}
+    params = []
+    for name, p in inspect.signature(cls).parameters.items():
+        if name in ("seed", "device") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        kind = "" if p.annotation is p.empty else str(p.annotation)
+        default = None if p.default is p.empty else p.default
+        params.append({"name": name, "default": default, "type": kind})
+    return {"method": spec.name, "fixed": dict(spec.params), "params": params, "presets": {}}
+
+
+def _describe_method(args: argparse.Namespace, plugins: Plugins) -> int:
+    """`xmcbench methods NAME [--json]`: the parameters table and one row per preset."""
+    info = method_description(plugins.methods.get(args.name))
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    table = Table(title=f"{info['method']} parameters")
+    for column in ("name", "default", "type"):
+        table.add_column(column)
+    defaults = {}
+    for param in info["params"]:
+        defaults[param["name"]] = param["default"]
+        table.add_row(param["name"], json.dumps(param["default"], default=str), str(param["type"]))
+    console.print(table)
+    presets = Table(title=f"{info['method']} presets (values that differ from the defaults)")
+    for column in ("preset", "values"):
+        presets.add_column(column)
+    for name, values in info.get("presets", {}).items():
+        changed = {k: v for k, v in values.items() if defaults.get(k) != v}
+        default = " (default)" if name == info.get("default_preset") else ""
+        presets.add_row(name + default, json.dumps(changed, default=str))
+    if info.get("presets"):
+        console.print(presets)
+    for name, note in info.get("notes", {}).items():
+        console.print(f"{name}: {note}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -334,10 +417,23 @@ def build_parser() -> argparse.ArgumentParser:
     plugins_p = sub.add_parser("plugins", help="list loaded plugins and the ones that failed")
     plugins_p.add_argument("--strict", action="store_true", help="exit 1 if a plugin failed")
     plugins_p.set_defaults(handler=cmd_plugins)
-    sub.add_parser("methods", help="list registered methods").set_defaults(handler=cmd_methods)
+    methods_p = sub.add_parser(
+        "methods", help="list registered methods, or one method's parameters and presets"
+    )
+    methods_p.add_argument("name", nargs="?", help="a method: its parameters and presets")
+    methods_p.add_argument("--json", action="store_true", help="print JSON")
+    methods_p.set_defaults(handler=cmd_methods)
     sub.add_parser("metrics", help="list registered metrics").set_defaults(handler=cmd_metrics)
     add_inference_commands(sub)  # predict, explain
+    add_embeddings_commands(sub)  # embeddings list|download|path
     add_report_commands(sub)  # report, sweep
+    fuse = sub.add_parser("fuse", help="combine saved runs on one dataset into a new run")
+    fuse.add_argument("runs", nargs="+", metavar="RUN", help="run id, unique prefix, or record")
+    fuse.add_argument("--weights", help="one per run, e.g. 0.7,0.3 (default: equal)")
+    fuse.add_argument("--combine", default="score", choices=["score", "rank"])
+    fuse.add_argument("--name", help="method name of the fused run (default: fusion)")
+    fuse.add_argument("--results", default="results", help="where runs are found and written")
+    fuse.set_defaults(handler=cmd_fuse)
 
     datasets = sub.add_parser("datasets", help="list, describe, download or prepare datasets")
     datasets.set_defaults(handler=cmd_datasets, action=None)
@@ -387,6 +483,7 @@ def _fail(message: str, exc: BaseException, debug: bool, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; every failure is one `error: ...` line and a non-zero exit."""
+    configure_runtime()  # threads, OpenMP wait policy, malloc reuse: before torch is imported
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = _debug_requested(args)

@@ -35,6 +35,7 @@ from .workdir import WorkFolder, claim
 
 SCHEMA_VERSION = 1
 DEFAULT_KS = (1, 3, 5)
+RANKING_K = 100  # ranks saved per test document: enough to fuse runs (`xmcbench fuse`)
 STAGED_MODEL = ".model.tmp"  # the saved model inside the work folder, before it is published
 
 
@@ -50,14 +51,20 @@ class RunRequest:
     device: str = "auto"
     results_dir: Path = Path("results")
     ks: Sequence[int] = DEFAULT_KS
+    ranking_k: int = RANKING_K  # ranks predicted and saved; metrics read the first max(ks)
     progress: bool = True
 
 
 def evaluate_topk(
     topk: TopK, dataset: Dataset, metrics: Sequence[MetricSpec], ks: Sequence[int]
 ) -> dict[str, float]:
-    """Every registered metric at every k, on the test split; propensity fitted on train."""
-    inv_prop = inverse_propensity(dataset.train.labels, dataset.propensity_a, dataset.propensity_b)
+    """Every registered metric at every k, on the test split; propensity fitted on train.
+
+    Train means the whole training file, a carved validation split included (as pyxclib).
+    """
+    inv_prop = inverse_propensity(
+        dataset.propensity_labels, dataset.propensity_a, dataset.propensity_b
+    )
     results: dict[str, float] = {}
     for spec in metrics:
         for k in ks:
@@ -240,7 +247,8 @@ def _train_and_record(
     finally:
         clock.stop()
 
-    k = max(request.ks)
+    metrics_k = max(request.ks)
+    k = max(metrics_k, min(request.ranking_k, dataset.n_labels))  # no deeper than the labels
     started = time.perf_counter()
     topk = method.predict(dataset.test, k)
     predict_s = time.perf_counter() - started
@@ -256,6 +264,7 @@ def _train_and_record(
     staged = work.path / STAGED_MODEL  # in the locked work folder until the record exists
     method.save(staged)
     device = getattr(method, "device_", None) or request.device
+    used = effective_params(method, params)  # some methods settle values in fit (auto presets)
     record = {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
@@ -265,7 +274,8 @@ def _train_and_record(
         "method": spec.name,
         "plugin": spec.plugin,
         "plugin_version": plugins.info[spec.plugin].version if spec.plugin in plugins.info else "",
-        "params": params,
+        "params": used,
+        "training": getattr(method, "training_summary_", None),
         "seed": request.seed,
         "dataset": dataset.name,
         "dataset_hash": dataset.content_hash,
@@ -288,10 +298,12 @@ def _train_and_record(
         "prep": dict(request.prep),
         "env": environment(str(device), git_sha=code_version),
     }
+    if used != params:  # what identifies the run: the same command resolves to `params` again
+        record["params_before_fit"] = params
     with deferred():  # the model folder and its record appear together, or neither does
         shutil.move(staged, model_dir)
         try:
-            path = write_run(request.results_dir, record, topk)
+            path = write_run(request.results_dir, record, topk, head=metrics_k)
         except BaseException:
             shutil.rmtree(model_dir, ignore_errors=True)
             raise

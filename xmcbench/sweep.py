@@ -181,7 +181,8 @@ def _existing(
             continue
         if dict(record.get("prep") or {}) != prep or not isinstance(record.get("seed"), int):
             continue
-        found[(params_key(record.get("params")), record["seed"])] = record["_path"]
+        requested = record.get("params_before_fit") or record.get("params")  # see runner.run
+        found[(params_key(requested), record["seed"])] = record["_path"]
     return found
 
 

@@ -110,6 +110,18 @@ class Dataset:
     def n_labels(self) -> int:
         return self.train.n_labels
 
+    @property
+    def propensity_labels(self) -> sp.csr_matrix:
+        """(n, L) labels of the whole training file, which PS metrics fit propensities on.
+
+        That is train plus a validation split carved from it (`info["valid_source"] ==
+        "carved"`), as pyxclib fits on the training label matrix it is given; a validation
+        split that came in its own files is not part of the training file and is left out.
+        """
+        if self.valid is None or self.info.get("valid_source") != "carved":
+            return self.train.labels
+        return sp.vstack([self.train.labels, self.valid.labels], format="csr")
+
 
 @dataclass(frozen=True, eq=False)
 class TopK:

@@ -8,6 +8,11 @@ at least "p@5" and "ndcg@5"; the best weights (by nDCG@5) and a resume checkpoin
 Under torchrun (see `distributed`) the model trains data-parallel: every step takes one global
 batch of the source, each rank its own slice, gradients averaged by DistributedDataParallel.
 Rank 0 validates, logs and writes the files; every decision is broadcast, so all ranks agree.
+
+With a `time_budget` (seconds) training stops after the step that uses it up, counting the
+seconds of earlier processes of a resumed run (kept in the resume checkpoint); the stopped run
+still validates, keeps SWA's average and ends with the best weights. See `budget` for when SWA
+starts under a budget.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ from torch.nn import functional as F
 
 from xmcbench import interrupts
 
-from . import checkpoint, distributed
+from . import budget, checkpoint, distributed
 from .batching import Batch, shard_batch
 from .clipping import AdaptiveClipper
+from .optim import LazyAdam, dense_gradients, sparse_gradient_modules
 from .progress import TrainingProgress
 from .swa import WeightAverage
 
@@ -51,6 +57,9 @@ class TrainConfig:
     max_steps: int | None = None
     precision: str = "fp32"
     progress: bool = True
+    time_budget: float | None = None  # seconds of training (all processes of a resumed run)
+    swa_plateau: int = budget.SWA_PLATEAU  # under a budget: flat validations that start SWA
+    swa_budget_fraction: float = budget.SWA_BUDGET_FRACTION  # or this share of the budget
 
 
 class BatchSource(Protocol):
@@ -75,6 +84,8 @@ class TrainState:
     last_eval_step: int = -1
     finished: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+    elapsed_s: float = 0.0  # seconds in the training loop, over every process of the run
+    stopped_by: str = ""  # "epochs", "patience", "max_steps" or "time_budget" once finished
 
 
 def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[Any]:
@@ -88,18 +99,20 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
 
 
 def build_optimizers(model: nn.Module, lr: float) -> list[torch.optim.Optimizer]:
-    """Adam for dense parameters; SparseAdam for sparse-gradient embeddings (seen rows only)."""
-    sparse = [
-        m.weight
-        for m in model.modules()
-        if isinstance(m, nn.Embedding) and m.sparse and m.weight.requires_grad
-    ]
-    sparse_ids = {id(p) for p in sparse}
-    dense = [p for p in model.parameters() if p.requires_grad and id(p) not in sparse_ids]
-    optimizers: list[torch.optim.Optimizer] = [torch.optim.Adam(dense, lr=lr)]
-    if sparse:
-        optimizers.append(torch.optim.SparseAdam(sparse, lr=lr))
-    return optimizers
+    """LazyAdam (rows without a gradient stay put) when some weights get sparse gradients, else
+    Adam; one optimizer for all parameters either way.
+
+    nccl has no sparse all-reduce: under it a model built with optimizer="lazy" is switched to
+    dense gradients (LazyAdam then updates like Adam); with optimizer="dense",
+    sparse_embedding=true is still refused there (distributed.wrap).
+    """
+    lazy = getattr(getattr(model, "config", None), "optimizer", "dense") == "lazy"
+    if lazy and distributed.active() and distributed.dist.get_backend() == "nccl":
+        dense_gradients(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if sparse_gradient_modules(model):
+        return [LazyAdam(params, lr=lr)]
+    return [torch.optim.Adam(params, lr=lr)]
 
 
 class Trainer:
@@ -134,6 +147,7 @@ class Trainer:
         self._map_location = torch.device("cpu") if self.parallel else device
         self._boundary_rng = checkpoint.rng_state()  # RNG state after the last completed step
         self.code = checkpoint.code_version(checkpoint.packages_of(model))  # checked on resume
+        self.resumed_elapsed_s = 0.0  # seconds trained by earlier processes (set by `fit`)
 
     # ------------------------------------------------------------------ checkpoints
     def _save_resume(self, state: TrainState, every_rank: bool = True) -> None:
@@ -308,7 +322,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(self, data: BatchSource, evaluate: Evaluator) -> TrainState:
-        """Train (or resume) until the epochs, `max_steps` or the patience run out.
+        """Train (or resume) until the epochs, `max_steps`, the patience or the budget run out.
 
         Ctrl-C or SIGTERM (sent by schedulers and `timeout`) saves a resume checkpoint, then
         raises KeyboardInterrupt (`xmcbench.interrupts.Terminated` for SIGTERM).
@@ -319,9 +333,12 @@ class Trainer:
         total = min(total, cfg.max_steps) if cfg.max_steps else total
         eval_every = max(1, min(cfg.eval_every, data.n_batches))  # at least once per epoch
         swa_start = round(cfg.swa_warmup * data.n_batches)  # warm-up may end mid-epoch (0.5)
-        progress = TrainingProgress(total, enabled=cfg.progress and self.main)
+        progress = TrainingProgress(
+            total, enabled=cfg.progress and self.main, budget_s=cfg.time_budget
+        )
         log = self._log(progress)
         state = self._restore(log)
+        self.resumed_elapsed_s = state.elapsed_s  # seconds the earlier processes trained
         saved_finished = state.finished
         if state.step > 0:
             log(
@@ -331,24 +348,33 @@ class Trainer:
         loss = math.nan
         try:
             with interrupts.sigterm_as_interrupt(), progress.running(done=state.step):
+                before, started = state.elapsed_s, budget.now()
                 while not state.finished and state.epoch < cfg.epochs:
                     for batch in data.batches(state.epoch, skip=state.batch_in_epoch):
-                        if cfg.swa and not self.swa.started and state.step >= swa_start:
-                            self.swa.update(self.model)  # first snapshot: SWA starts here
-                            log(f"SWA starts at step {state.step} (epoch {state.epoch + 1})")
+                        self._start_swa_if_due(state, swa_start, log)
                         with interrupts.deferred():  # the update and its count go together
                             loss = self.train_step(batch)
                             state.step += 1
                             state.batch_in_epoch += 1
                             self._boundary_rng = checkpoint.rng_state()
-                        progress.step(state.epoch, loss)
+                        progress.step(state.epoch, loss, self._time_left(state))
                         if self.on_step is not None:
                             self.on_step(state.step)
                         if state.step % eval_every == 0:
                             self._validate(state, evaluate, loss, progress)
-                            state.finished = state.bad_evals >= cfg.patience
-                        if cfg.max_steps and state.step >= cfg.max_steps:
-                            state.finished = True
+                            if state.bad_evals >= cfg.patience:
+                                state.finished, state.stopped_by = True, "patience"
+                        if cfg.max_steps and state.step >= cfg.max_steps and not state.finished:
+                            state.finished, state.stopped_by = True, "max_steps"
+                        state.elapsed_s = self._elapsed(before, started)  # once per step
+                        if not state.finished and self._time_left(state) == 0.0:
+                            state.finished, state.stopped_by = True, "time_budget"
+                            log(
+                                f"time budget {budget.format_duration(cfg.time_budget)} used up "
+                                f"at step {state.step} (epoch {state.epoch + 1}, "
+                                f"{state.elapsed_s:.0f} s): stopping training; a last "
+                                "validation and the best weights follow"
+                            )
                         if state.finished:
                             break
                     else:
@@ -356,7 +382,8 @@ class Trainer:
                 if state.last_eval_step != state.step:
                     self._validate(state, evaluate, loss, progress)
                 if not saved_finished:
-                    state.finished = True
+                    state.elapsed_s = self._elapsed(before, started)
+                    state.finished, state.stopped_by = True, state.stopped_by or "epochs"
                     self._save_resume(state)
         except KeyboardInterrupt as stop:
             with interrupts.deferred():  # a second signal waits for the checkpoint
@@ -367,6 +394,34 @@ class Trainer:
             raise
         self._load_best(log)
         return state
+
+    def _start_swa_if_due(
+        self, state: TrainState, swa_start: int, log: Callable[[str], None]
+    ) -> None:
+        """Take SWA's first snapshot once its warm-up, or under a budget a plateau, is reached."""
+        cfg = self.config
+        if not cfg.swa or self.swa.started:
+            return
+        why = budget.swa_trigger(
+            state.step, swa_start, state.bad_evals, state.best_step >= 0, state.elapsed_s,
+            cfg.time_budget, cfg.swa_plateau, cfg.swa_budget_fraction,
+        )  # fmt: skip
+        if why is not None:
+            self.swa.update(self.model)  # first snapshot: SWA starts here
+            log(f"SWA starts at step {state.step} (epoch {state.epoch + 1}): {why}")
+
+    def _elapsed(self, before: float, started: float) -> float:
+        """Seconds trained so far in this run; under a budget every rank gets the same value."""
+        seconds = before + budget.now() - started
+        if self.parallel and self.config.time_budget is not None:  # ranks must stop together
+            seconds = distributed.average(torch.tensor(seconds, device=self.device))
+        return seconds
+
+    def _time_left(self, state: TrainState) -> float | None:
+        """Seconds of the budget left (0.0 when used up), None without a budget."""
+        if self.config.time_budget is None:
+            return None
+        return max(0.0, self.config.time_budget - state.elapsed_s)
 
     def _log(self, progress: TrainingProgress) -> Callable[[str], None]:
         """Log lines go to the console on rank 0 only."""

@@ -6,6 +6,10 @@ starts from level d-1's weights except the attention vectors. Each finished leve
 ``workdir/level-<d>/level.pt``; an interrupted run resumes at that level from the engine's
 checkpoint, without retraining the levels above.
 
+A time budget is shared by the levels (of every tree of the job) through a `budget.Allowance`:
+each level gets what is left in proportion to its expected cost (`level_costs`); a finished
+level's file keeps the seconds it took, so a resumed run counts them again.
+
 Under torchrun every level trains data-parallel (see `engine`); the training candidates of the
 next level are predicted on one shard of the documents per rank and gathered, so that every rank
 holds the same ones. Rank 0 reads and writes the files and broadcasts what it read.
@@ -29,7 +33,7 @@ from xmcbench.io import atomic_path
 from xmcbench.metrics import ndcg_at_k, precision_at_k
 from xmcbench.types import Split
 
-from . import checkpoint, distributed
+from . import budget, checkpoint, distributed
 from .batching import FlatTrainingData
 from .beam import beam_search
 from .candidates import CandidateTrainingData, select_parents
@@ -81,6 +85,26 @@ def epochs_of_level(hp: Hyperparams, level: int) -> int:
     return hp.level_epochs[min(level, len(hp.level_epochs)) - 1]
 
 
+def swa_warmup_of_level(hp: Hyperparams, level: int) -> float:
+    """`level_swa_warmup[level - 1]` (the last entry for deeper levels), else `swa_warmup`."""
+    if not hp.level_swa_warmup:
+        return hp.swa_warmup
+    return hp.level_swa_warmup[min(level, len(hp.level_swa_warmup)) - 1]
+
+
+def level_costs(hp: Hyperparams, tree: LabelTree) -> list[float]:
+    """Expected relative training cost of each level of `tree`, level 1 first."""
+    return [
+        budget.level_cost(
+            epochs_of_level(hp, level),
+            tree.n_nodes(1) if level == 1 else candidate_count(hp, tree, level),
+            hp.embedding_dim,
+            hp.hidden_size,
+        )
+        for level in range(1, tree.height + 2)
+    ]
+
+
 def candidate_count(hp: Hyperparams, tree: LabelTree, level: int) -> int:
     """Fixed candidates per document at `level` > 1: `level_candidates`, else C x widest parent."""
     return hp.level_candidates or hp.candidates * tree.levels[level - 1].max_children
@@ -123,22 +147,29 @@ class LevelTrainer:
         progress: bool = True,
         on_step: Callable[[int, int], None] | None = None,
         log: Callable[[str], None] = print,
+        allowance: budget.Allowance | None = None,
     ) -> None:
         self.hp, self.device, self.seed, self.base = hp, device, seed, fingerprint
         self.progress, self.on_step, self.log = progress, on_step, log
         self.predict_config = PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
         self.seconds: dict[int, float] = {}  # wall time per level trained here (0 when loaded)
+        self.allowance = allowance  # the job's time budget, shared with other trees' levels
+        self.summaries: list[dict[str, Any]] = []  # per level: budget, seconds, why it stopped
 
-    def _train_config(self, level: int) -> TrainConfig:
+    def _train_config(self, level: int, time_budget: float | None) -> TrainConfig:
         names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "progress"]
-        values = {name: getattr(self.hp, name) for name in names}
+        values = {name: getattr(self.hp, name) for name in names if hasattr(self.hp, name)}
         values["epochs"] = epochs_of_level(self.hp, level)
+        values["swa_warmup"] = swa_warmup_of_level(self.hp, level)
+        values["time_budget"] = time_budget
         return TrainConfig(**values, progress=self.progress)
 
     def train(
         self, tree: LabelTree, train: Split, valid: Split, workdir: Path, tree_id: int = 0
     ) -> TreeModel:
         """Train (or resume) every level of `tree` top-down; returns the finished model."""
+        if self.allowance is None:  # one tree alone: its levels share the whole budget
+            self.allowance = budget.Allowance(self.hp.time_budget, level_costs(self.hp, tree))
         nets: list[AttentionXMLNet] = []
         for level in range(1, tree.height + 2):
             nets.append(self._level(tree, level, nets, train, valid, Path(workdir), tree_id))
@@ -158,19 +189,28 @@ class LevelTrainer:
         config = model_config(hp, len(train.vocab), tree.n_nodes(level))
         run = {**self.base, "level": level, "tree_id": tree_id, "seed": seed}
         run["epochs"] = epochs_of_level(hp, level)
+        run["swa_warmup"] = swa_warmup_of_level(hp, level)
         run.update(distributed.run_settings())
         fingerprint = checkpoint.fingerprint(run)
         level_dir = workdir / f"level-{level}"
         done = level_dir / LEVEL_FILE
-        weights = distributed.from_main(finished_level, done, fingerprint, self.log)
-        if weights is not None:
+        allowance = self.allowance or budget.Allowance(None, [])
+        saved = distributed.from_main(finished_level, done, fingerprint, self.log)
+        if saved is not None:
             self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
+            allowance.spend(float(saved.get("seconds", 0.0)))
+            if isinstance(saved.get("summary"), dict):
+                self.summaries.append(saved["summary"])
             net = AttentionXMLNet(config)
-            net.load_state_dict(weights)
+            net.load_state_dict(saved["model"])
             return net.to(self.device).eval()
         level_dir.mkdir(parents=True, exist_ok=True)
-        started = time.perf_counter()
-        self.log(f"tree {tree_id} level {level}/{tree.height + 1}: {tree.n_nodes(level):,} nodes")
+        started = budget.now()
+        level_budget = allowance.next_budget()
+        share = "" if level_budget is None else f", budget {round(level_budget)} s"
+        self.log(
+            f"tree {tree_id} level {level}/{tree.height + 1}: {tree.n_nodes(level):,} nodes{share}"
+        )
         summary = distributed.from_main(checkpoint.read_summary, level_dir)
         resuming = summary is not None and summary["fingerprint"] == fingerprint
         torch.manual_seed(seed * 1000 + level)
@@ -212,14 +252,26 @@ class LevelTrainer:
             if self.on_step is not None:
                 self.on_step(level, step)
 
-        trainer = Trainer(net, self._train_config(level), self.device, level_dir, fingerprint,
-                          on_step)  # fmt: skip
-        trainer.fit(data, evaluate)
+        train_config = self._train_config(level, level_budget)
+        trainer = Trainer(net, train_config, self.device, level_dir, fingerprint, on_step)
+        state = trainer.fit(data, evaluate)
+        self.seconds[level] = budget.now() - started
+        spent = self.seconds[level] + trainer.resumed_elapsed_s  # with earlier processes' time
+        allowance.spend(spent)
+        summary = {
+            "tree": tree_id, "level": level, "budget_s": level_budget,
+            "train_s": round(state.elapsed_s, 3), "seconds": round(spent, 3),
+            "stopped_by": state.stopped_by,
+        }  # fmt: skip
+        self.summaries.append(summary)
         if distributed.is_main():
             weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
             code = checkpoint.code_version()
-            checkpoint.save({"fingerprint": fingerprint, "code": code, "model": weights}, done)
-        self.seconds[level] = time.perf_counter() - started
+            checkpoint.save(
+                {"fingerprint": fingerprint, "code": code, "model": weights, "seconds": spent,
+                 "summary": summary},
+                done,
+            )  # fmt: skip
         self.log(f"tree {tree_id} level {level}: trained in {self.seconds[level]:.1f} s")
         return net.eval()
 
@@ -255,8 +307,9 @@ class LevelTrainer:
 
 def finished_level(
     done: Path, fingerprint: str, log: Callable[[str], None]
-) -> dict[str, torch.Tensor] | None:
-    """The weights of a level this code finished earlier with the same fingerprint, else None."""
+) -> dict[str, Any] | None:
+    """A level this code finished earlier with the same fingerprint ("model" holds its
+    weights, "seconds" what it took, when recorded), else None."""
     again = "training the level again"
     saved = checkpoint.load_checked(done, "cpu", log, ("fingerprint", "model"), then=again)
     if saved is None:
@@ -265,7 +318,7 @@ def finished_level(
     if why is not None:
         log(f"checkpoint {done} was written by other code ({why}); {again}")
         return None
-    return saved["model"] if saved["fingerprint"] == fingerprint else None
+    return saved if saved["fingerprint"] == fingerprint else None
 
 
 def parents_tag(fingerprint: str) -> str:

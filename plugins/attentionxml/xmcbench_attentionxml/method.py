@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import pickle
+import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,14 +22,14 @@ from xmcbench.io import write_json
 from xmcbench.paramspec import flag
 from xmcbench.types import Split, TopK
 
-from . import __version__, checkpoint, distributed, explain, tree_method
+from . import __version__, auto, budget, checkpoint, distributed, explain, tree_method
 from .batching import FlatTrainingData, carve_validation
 from .embedding_init import initial_embeddings
 from .engine import TrainConfig, Trainer
 from .model import AttentionXMLNet, ModelConfig
-from .params import FIELDS, Hyperparams
+from .params import FIELDS, SPECS, Hyperparams
 from .predict import PredictConfig, flat_evaluator, predict_topk
-from .presets import resolve
+from .presets import AUTO, resolve
 
 VALID_SEED = 1240  # fixed: every seed holds out the same validation documents
 WEIGHTS_FILE, PARAMS_FILE = "weights.pt", "params.json"
@@ -49,7 +51,9 @@ class AttentionXML:
     """Flat AttentionXML (label tree = root + L leaves): BiLSTM + one attention vector per label.
 
     Every hyperparameter is a keyword (see `params.Hyperparams`); None means "take it from the
-    preset" (default preset: "cpu"). `get_params()` returns the resolved values.
+    preset" (default preset: "auto", chosen from the data at fit time, see `auto.py`).
+    `get_params()` returns the resolved values; `training_summary_` (after fit) the time budget,
+    the seconds trained and what stopped training.
     """
 
     name = "attentionxml"
@@ -87,8 +91,10 @@ class AttentionXML:
         clip_window: int | None = None,
         valid_size: int | None = None,
         max_steps: int | None = None,
+        time_budget: float | str | None = None,
         precision: str | None = None,
         sparse_embedding: bool | None = None,
+        optimizer: str | None = None,
         predict_batch_size: int | None = None,
         ppmi_window: int | None = None,
         ppmi_max_words: int | None = None,
@@ -100,6 +106,7 @@ class AttentionXML:
         trees: int | None = None,
         tree_id: int | None = None,
         level_epochs: tuple[int, ...] | list[int] | None = None,
+        level_swa_warmup: tuple[int, ...] | list[int] | None = None,
     ) -> None:
         given = {k: v for k, v in locals().items() if k in FIELDS}
         self._setup(preset, seed, device, progress, given)
@@ -110,35 +117,103 @@ class AttentionXML:
         """Store the settings and explicit hyperparameters; shared with subclasses' __init__."""
         flag().check("progress", progress)  # the one setting outside the Hyperparams dataclass
         self.preset, self.seed, self.device, self.progress = preset, seed, device, progress
-        for key, value in given.items():
-            setattr(self, key, value)
+        for key in self.fields:  # a field a subclass's __init__ does not take: the preset's
+            setattr(self, key, given.get(key))
         self.resolve_params(preset, given)  # fail early on a bad preset or value
         self.step_callback: Callable[[int], None] | None = None  # called after each step (tests)
         self.model_: nn.Module | None = None
         self.device_: str | None = None  # the device actually used, once fitted or loaded
         self.history_: list[dict[str, float]] = []
         self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
+        self.auto_: auto.AutoChoice | None = None  # what the auto preset chose, once fitted
+        self.training_summary_: dict[str, Any] | None = None  # budget, seconds, stop reason
 
     def preflight(self) -> None:
         """Cheap checks before the harness loads any data: the device and the embedding file."""
         resolve_device(self.device)
         init = self.hyperparams().embedding_init
-        if init not in ("ppmi", "random") and not Path(init).expanduser().is_file():
-            raise ValueError(f"embedding_init must be 'ppmi', 'random' or a file, got {init!r}")
+        if init not in ("ppmi", "random", "glove") and not Path(init).expanduser().is_file():
+            raise ValueError(
+                f"embedding_init must be 'ppmi', 'random', 'glove' or a file, got {init!r}"
+            )
 
     # ------------------------------------------------------------------ parameters
     def hyperparams(self) -> Hyperparams:  # a subclass's own dataclass for the deep baselines
         """The resolved hyperparameters: preset values overridden by the explicit ones."""
-        return self.resolve_params(self.preset, {k: getattr(self, k) for k in self.fields})[1]
+        return self._resolved()[1]
+
+    def _resolved(self) -> tuple[str, Any]:
+        """(preset name, hyperparameters); the auto preset takes what it chose at fit time."""
+        explicit = {k: getattr(self, k) for k in self.fields}
+        if not self._uses_auto():
+            return self.resolve_params(self.preset, explicit)
+        chosen = None if self.auto_ is None else self.auto_.values
+        if chosen is None:  # before the data: the rules for this device, data-dependent ones later
+            chosen = auto.base_values(str(resolve_device(self.device)))
+        return resolve(self.preset, explicit, auto_values=chosen)
+
+    def _uses_auto(self) -> bool:
+        """Whether the `auto` preset applies (AttentionXML's resolver, preset auto or none)."""
+        own = type(self).resolve_params is AttentionXML.resolve_params
+        return own and (self.preset or AUTO) == AUTO
 
     def get_params(self) -> dict[str, Any]:
-        """Effective hyperparameters as the harness records them (preset name, seed, device too)."""
-        preset, hp = self.resolve_params(self.preset, {k: getattr(self, k) for k in self.fields})
-        return {
+        """Effective hyperparameters as the harness records them (preset name, seed, device too).
+
+        Under the auto preset the values that depend on the data (max_len, the label tree) are
+        left out before fit; what it chose and why is `training_summary_["auto_reason"]`.
+        """
+        preset, hp = self._resolved()
+        params = {
             "preset": preset,
             **hp.as_dict(),
             "seed": self.seed,
             "device": str(resolve_device(self.device)),
+        }
+        if self._uses_auto() and self.auto_ is None:
+            for name in auto.DATA_DEPENDENT:
+                if getattr(self, name) is None:
+                    params.pop(name)
+        return params
+
+    @classmethod
+    def describe(cls, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every hyperparameter (default, type and range) and every preset's resolved values.
+
+        Read by `xmcbench methods NAME`; `fixed` are a registered alias's parameters. Presets
+        and the default preset come from the resolver's module (``PRESETS``, ``DEFAULT_PRESET``),
+        so the deep baselines, which share this class, list their own.
+        """
+        module = sys.modules[cls.resolve_params.__module__]
+        presets: Mapping[str, Any] = getattr(module, "PRESETS", {})
+        fixed = dict(fixed or {})
+        resolved = {name: cls.resolve_params(name, fixed)[1] for name in presets}
+        any_hp = next(iter(resolved.values()), None)
+        specs = getattr(type(any_hp), "specs", None) or getattr(module, "SPECS", None) or SPECS
+        params = []
+        for f in dataclasses.fields(type(any_hp)) if any_hp is not None else ():
+            default = f.default
+            if f.name in specs and hasattr(specs[f.name], "describe"):
+                kind = specs[f.name].describe()
+            else:
+                kind = str(f.type)
+            if f.name == "time_budget":
+                default = budget.format_duration(default)
+            params.append({"name": f.name, "default": _jsonable(default), "type": kind})
+        notes = {}
+        if AUTO in presets and type(any_hp) is Hyperparams:
+            notes[AUTO] = (
+                "values before the data is seen on CPU; at fit time max_len and the label tree "
+                "(tree_height, tree_k, candidates) follow the data, and a GPU takes the paper's "
+                "settings without a time budget (auto.py)"
+            )
+        return {
+            "method": cls.name,
+            "default_preset": getattr(module, "DEFAULT_PRESET", None),
+            "fixed": _jsonable(fixed),
+            "params": params,
+            "presets": {name: hp.as_dict() for name, hp in resolved.items()},
+            "notes": notes,
         }
 
     @classmethod
@@ -157,8 +232,12 @@ class AttentionXML:
 
         Under torchrun this trains data-parallel (`batch_size` documents per process and step).
         """
-        hp, workdir = self.hyperparams(), Path(workdir)
         device = distributed.init(resolve_device(self.device))  # cuda:LOCAL_RANK under torchrun
+        if self._uses_auto():  # choose from the data (all of train) and the device, say why
+            self.auto_ = auto.choose(auto.DataShape.of(train), device.type)
+            if self.progress and distributed.is_main():
+                print(f"auto preset: {self.auto_.reason}")
+        hp, workdir = self.hyperparams(), Path(workdir)
         if tree_method.uses_tree(hp):  # label tree (levels.py) or an ensemble of trees
             return tree_method.fit_trees(self, train, valid, workdir)
         if valid is None:
@@ -206,7 +285,7 @@ class AttentionXML:
             **{
                 f.name: getattr(hp, f.name)
                 for f in dataclasses.fields(TrainConfig)
-                if f.name != "progress"
+                if f.name != "progress" and hasattr(hp, f.name)
             },
             progress=self.progress,
         )
@@ -215,6 +294,16 @@ class AttentionXML:
         data = FlatTrainingData(train, global_batch, hp.max_len, self.seed)
         state = trainer.fit(data, flat_evaluator(valid, self._predict_config(hp, device)))
         self.model_, self.history_, self.device_ = model.eval(), state.history, str(device)
+        self.training_summary_ = budget.summary(
+            train_config.time_budget,
+            [{"train_s": round(state.elapsed_s, 3), "stopped_by": state.stopped_by}],
+        )
+        self._note_auto()
+
+    def _note_auto(self) -> None:
+        """Add what the auto preset chose and why to `training_summary_`."""
+        if self.auto_ is not None and self.training_summary_ is not None:
+            self.training_summary_["auto_reason"] = self.auto_.reason
 
     def predict(self, test: Split, k: int) -> TopK:
         """Top-k labels (int32) and sigmoid scores (float32) per test document."""
@@ -273,6 +362,7 @@ class AttentionXML:
                 "plugin_version": __version__,
                 "params": self.get_params(),
                 "model_config": config,
+                **({"auto_reason": self.auto_.reason} if self.auto_ is not None else {}),
             },
         )
 
@@ -330,21 +420,39 @@ class AttentionXML:
         params = dict(params)
         preset, seed = params.pop("preset"), params.pop("seed")
         params.pop("device", None)
+        reason = saved.get("auto_reason")
         unknown = sorted(set(params) - set(cls.fields))
         if unknown:
             raise XMCBenchError(
                 f"{params_file}: unknown hyperparameter(s) {', '.join(map(repr, unknown))} for "
                 f"{cls.name} (saved by another version of the plugin, or edited?)"
             )
+        accepted = inspect.signature(cls).parameters  # a subclass may not take every field
+        later = {k: params.pop(k) for k in list(params) if k not in accepted}
         try:
-            return cls(preset, seed=seed, device="auto", **params), saved
+            method = cls(preset, seed=seed, device="auto", **params)
+            for key, value in later.items():
+                setattr(method, key, value)
+            method.hyperparams()  # checks the values set after construction too
         except (TypeError, ValueError) as exc:
             raise XMCBenchError(f"{params_file}: {exc}") from exc
+        if reason is not None and method._uses_auto():  # every value is explicit: keep the why
+            method.auto_ = auto.AutoChoice({}, str(reason))
+        return method, saved
 
     @staticmethod
     def merge(paths: list[Path]) -> AttentionXML:
         """One ensemble from saved models of separate trees (``tree_id=i`` jobs) of one setting."""
         return tree_method.merge_models(paths)
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples as lists, mappings with their values converted: what json.dumps writes."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
 
 
 def _foreign_file(folder: Path) -> Path:

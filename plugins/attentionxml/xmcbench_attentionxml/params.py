@@ -19,8 +19,11 @@ from xmcbench.paramspec import (
     text,
 )
 
+from .budget import duration, format_duration
+
 ATTENTION_IMPLS = ("fast", "reference")
 PRECISIONS = ("fp32", "bf16", "fp16")
+OPTIMIZERS = ("lazy", "dense")  # see optim.LazyAdam
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Hyperparams:
 
     # model (paper §2.4, §3.3)
     embedding_dim: int = 300
-    embedding_init: str = "ppmi"  # "ppmi", "random" or a GloVe/word2vec text file
+    embedding_init: str = "ppmi"  # "ppmi", "random", "glove" (GloVe 840B if downloaded) or a file
     freeze_embedding: bool = False
     hidden_size: int = 256  # LSTM units per direction
     fc_sizes: tuple[int, ...] = (256,)  # shared fully connected layers, ReLU after each
@@ -49,8 +52,12 @@ class Hyperparams:
     clip_window: int = 5  # how many recent norms the clipping threshold remembers
     valid_size: int = 200  # validation docs (carved from train when no valid split is given)
     max_steps: int | None = None  # optional cap on optimizer steps (a budget)
+    time_budget: float | None = None  # seconds of training ("30m", "1h30m", 90); None = no budget
     precision: str = "fp32"  # "fp32", "bf16" (autocast, CPU or GPU) or "fp16" (GPU only)
     sparse_embedding: bool = False  # SparseAdam on a trainable embedding
+    # "lazy" (authors' code): embedding rows and the candidates' attention vectors move only in
+    # steps that give them a gradient (optim.LazyAdam); "dense": Adam moves every row every step
+    optimizer: str = "lazy"
     predict_batch_size: int = 128
     # PPMI + SVD embedding initialisation
     ppmi_window: int = 5
@@ -64,6 +71,7 @@ class Hyperparams:
     trees: int = 1  # ensemble size; tree i uses seed + i
     tree_id: int | None = None  # train only tree i of the ensemble (separate jobs); None = all
     level_epochs: tuple[int, ...] | None = None  # epochs per level, top first; None = epochs
+    level_swa_warmup: tuple[int, ...] | None = None  # SWA warm-up per level; None = swa_warmup
 
     def __post_init__(self) -> None:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -76,11 +84,10 @@ class Hyperparams:
             raise ParamError(f"tree_id must be in {bound}, got {self.tree_id}")
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (tuples become lists)."""
+        """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["fc_sizes"] = list(self.fc_sizes)
-        if self.level_epochs is not None:
-            out["level_epochs"] = list(self.level_epochs)
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+        out["time_budget"] = format_duration(self.time_budget)
         return out
 
 
@@ -108,8 +115,10 @@ SPECS: dict[str, Param] = {
     "clip_window": integer(1),
     "valid_size": integer(1),
     "max_steps": integer(1, optional=True),
+    "time_budget": duration(),
     "precision": choice(*PRECISIONS),
     "sparse_embedding": flag(),
+    "optimizer": choice(*OPTIMIZERS),
     "predict_batch_size": integer(1),
     "ppmi_window": integer(1),
     "ppmi_max_words": integer(1),
@@ -121,4 +130,5 @@ SPECS: dict[str, Param] = {
     "trees": integer(1),
     "tree_id": integer(0, optional=True),
     "level_epochs": integers(1, optional=True),
+    "level_swa_warmup": integers(0, optional=True),
 }

@@ -1,4 +1,10 @@
-"""Named hyperparameter sets: the paper's Table 2 (flat datasets) plus two CPU-sized ones.
+"""Named hyperparameter sets: `auto` (the default), the paper's six, and CPU-sized ones.
+
+The paper presets are the authors' configuration files (configure/models/*.yaml and
+configure/datasets/*.yaml of github.com/yourh/AttentionXML): per-level epochs and SWA warm-ups for
+the label trees, and `trees=3`, since the paper's "AttentionXML" is an ensemble of three trees
+(its scripts train tree ids 0, 1, 2 and average them); `trees=1` is the single model. `auto` is
+chosen from the data at fit time (see `auto.py`).
 
 SWA starts only once validation has mostly stopped climbing: averaging early snapshots in cost
 1.7 points of P@1 in a measured run, so every preset sets `swa_warmup` past the fast phase.
@@ -13,13 +19,27 @@ from typing import Any, TypeVar
 
 from xmcbench.errors import ParamError
 
+from . import auto
 from .params import Hyperparams
 
 P = TypeVar("P")
 
-DEFAULT_PRESET = "cpu"  # used when no preset is given: trains a real dataset on 2 cores
+AUTO = "auto"
+DEFAULT_PRESET = AUTO  # chosen from the data and the device when no preset is given
 
-_PAPER = {"embedding_dim": 300, "max_len": 500, "eval_every": 100, "patience": 50}
+# the authors' defaults: deepxml/models.py (step=100, early=50), preprocess.py (--max-len 500),
+# networks.py (emb_dropout 0.2), the model files' dropout 0.5, GloVe 300d embeddings
+_PAPER = {
+    "embedding_dim": 300,
+    "embedding_init": "glove",  # GloVe 840B when downloaded, else PPMI-SVD (said in the log)
+    "max_len": 500,
+    "eval_every": 100,
+    "patience": 50,
+    "embedding_dropout": 0.2,
+    "encoder_dropout": 0.5,
+    "trees": 3,
+}
+_PAPER_LARGE = {**_PAPER, "batch_size": 200, "hidden_size": 512, "fc_sizes": (512, 256)}
 
 _CPU_BASE: dict[str, Any] = {  # shared by "cpu" and "cpu-tree"
     "embedding_dim": 100,
@@ -40,14 +60,16 @@ _CPU_BASE: dict[str, Any] = {  # shared by "cpu" and "cpu-tree"
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # Table 2; swa_warmup and validation sizes from the authors' configuration files
+    # before the data is seen: the CPU rules' values (`AttentionXML` resolves it at fit time)
+    AUTO: {**auto.CPU_VALUES, "max_len": auto.MAX_LEN_CAP["cpu"]},
+    # AttentionXML-<dataset>.yaml: flat models
     "eurlex-4k": {
         **_PAPER,
         "epochs": 30,
         "batch_size": 40,
         "hidden_size": 256,
         "fc_sizes": (256,),
-        "freeze_embedding": True,
+        "freeze_embedding": True,  # emb_trainable: False
         "swa_warmup": 10,
         "valid_size": 200,
     },
@@ -62,47 +84,41 @@ PRESETS: dict[str, dict[str, Any]] = {
         "valid_size": 200,
     },
     "amazoncat-13k": {
-        **_PAPER,
+        **_PAPER_LARGE,
         "epochs": 10,
-        "batch_size": 200,
-        "hidden_size": 512,
-        "fc_sizes": (512, 256),
-        "freeze_embedding": False,
         "swa_warmup": 2,
         "valid_size": 4000,
     },
-    # Table 2, extreme scale: label trees (Appendix A); swa_warmup from the authors' configs
+    # FastAttentionXML-<dataset>.yaml: label trees (level: H + 1, k: K, top: C), one
+    # {nb_epoch, swa_warmup} per level
     "amazon-670k": {
-        **_PAPER,
+        **_PAPER_LARGE,
         "epochs": 10,
-        "batch_size": 200,
-        "hidden_size": 512,
-        "fc_sizes": (512, 256),
-        "swa_warmup": 4,
+        "level_epochs": (10, 10, 10, 10),
+        "swa_warmup": 6,
+        "level_swa_warmup": (6, 2, 2, 2),
         "valid_size": 4000,
         "tree_height": 3,
         "tree_k": 8,
         "candidates": 160,
     },
     "wiki-500k": {
-        **_PAPER,
+        **_PAPER_LARGE,
         "epochs": 5,
-        "batch_size": 200,
-        "hidden_size": 512,
-        "fc_sizes": (512, 256),
-        "swa_warmup": 4,
+        "level_epochs": (5, 5),
+        "swa_warmup": 2,
+        "level_swa_warmup": (2, 1),
         "valid_size": 4000,
         "tree_height": 1,
         "tree_k": 64,
         "candidates": 15,
     },
     "amazon-3m": {
-        **_PAPER,
+        **_PAPER_LARGE,
         "epochs": 5,
-        "batch_size": 200,
-        "hidden_size": 512,
-        "fc_sizes": (512, 256),
+        "level_epochs": (5, 5, 5, 5),
         "swa_warmup": 2,
+        "level_swa_warmup": (2, 1, 1, 1),
         "valid_size": 4000,
         "tree_height": 3,
         "tree_k": 8,
@@ -150,9 +166,22 @@ PRESETS["cpu-tree"] = {
 }
 
 
-def resolve(preset: str | None, explicit: Mapping[str, Any]) -> tuple[str, Hyperparams]:
-    """The preset name used, and its values overridden by `explicit` (None means unset)."""
-    return resolve_preset("AttentionXML", Hyperparams, PRESETS, DEFAULT_PRESET, preset, explicit)
+PAPER_PRESETS = (
+    "eurlex-4k", "wiki10-31k", "amazoncat-13k", "amazon-670k", "wiki-500k", "amazon-3m",
+)  # fmt: skip
+
+
+def resolve(
+    preset: str | None, explicit: Mapping[str, Any], auto_values: Mapping[str, Any] | None = None
+) -> tuple[str, Hyperparams]:
+    """The preset name used, and its values overridden by `explicit` (None means unset).
+
+    `auto_values` replace the `auto` preset's pre-data values once the data has been seen.
+    """
+    presets: Mapping[str, Mapping[str, Any]] = PRESETS
+    if auto_values is not None:
+        presets = {**PRESETS, AUTO: {**PRESETS[AUTO], **auto_values}}
+    return resolve_preset("AttentionXML", Hyperparams, presets, DEFAULT_PRESET, preset, explicit)
 
 
 def resolve_preset(

@@ -1,4 +1,7 @@
-"""Console feedback while training: a rich progress bar (loss, P@5/nDCG@5, ETA) and log lines."""
+"""Console feedback while training: a rich progress bar (loss, P@5/nDCG@5, ETA) and log lines.
+
+Under a time budget the bar also shows the budget left; its ETA is then the epoch cap's.
+"""
 
 from __future__ import annotations
 
@@ -20,10 +23,13 @@ from rich.progress import (
 class TrainingProgress:
     """Progress bar over optimizer steps plus one printed line per validation; bar optional."""
 
-    def __init__(self, total_steps: int, enabled: bool = True) -> None:
+    def __init__(
+        self, total_steps: int, enabled: bool = True, budget_s: float | None = None
+    ) -> None:
         self.console = Console()
         self.enabled = enabled
         self.total = total_steps
+        self.budget_s = budget_s
         self._progress: Progress | None = None
         self._task: TaskID | None = None
 
@@ -42,19 +48,24 @@ class TrainingProgress:
             TimeElapsedColumn(),
             TextColumn("eta"),
             TimeRemainingColumn(),
+            *([TextColumn("budget left {task.fields[left]}")] if self.budget_s is not None else []),
             console=self.console,
             transient=False,
         )
         self._task = self._progress.add_task(
-            "train", total=self.total, completed=done, epoch=0, loss="-", p5="-", n5="-"
+            "train", total=self.total, completed=done, epoch=0, loss="-", p5="-", n5="-", left="-"
         )
         with self._progress:
             yield self
         self._progress = None
 
-    def step(self, epoch: int, loss: float) -> None:
+    def step(self, epoch: int, loss: float, left_s: float | None = None) -> None:
+        """One more step done; `left_s` is the time budget left (None: no budget)."""
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, advance=1, epoch=epoch + 1, loss=f"{loss:.4f}")
+            left = "-" if left_s is None else clock(left_s)
+            self._progress.update(
+                self._task, advance=1, epoch=epoch + 1, loss=f"{loss:.4f}", left=left
+            )
 
     def evaluated(self, p5: float, n5: float) -> None:
         if self._progress is not None and self._task is not None:
@@ -63,3 +74,9 @@ class TrainingProgress:
     def log(self, message: str) -> None:
         """One line above the bar (or plain console output when the bar is off)."""
         self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+
+
+def clock(seconds: float) -> str:
+    """`seconds` as h:mm:ss, as the bar's other times are shown."""
+    whole = max(0, int(seconds))
+    return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -24,11 +24,11 @@ import scipy.sparse as sp
 from xmcbench.io import write_json
 from xmcbench.types import Split, TopK
 
-from . import __version__, checkpoint, distributed
+from . import __version__, budget, checkpoint, distributed
 from .batching import carve_validation
 from .beam import beam_search
 from .ensemble import average_topk
-from .levels import LevelTrainer, TreeModel
+from .levels import LevelTrainer, TreeModel, level_costs
 from .model import AttentionXMLNet, ModelConfig
 from .predict import PredictConfig
 from .tree import LabelTree, build_tree
@@ -114,12 +114,15 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
         "label_nnz": int(train.labels.nnz), "tokens": len(train.tokens),
         **distributed.run_settings(),
     }  # fmt: skip
-    models = []
-    for i in tree_ids(hp):
+    models, summaries, ids = [], [], tree_ids(hp)
+    allowance: budget.Allowance | None = None  # the time budget, shared by every tree's levels
+    for i in ids:
         seed = method.seed + i
         tree_dir = workdir / f"tree-{i}"
         # rank 0 builds (or loads) the tree, every rank trains on the very same one
         tree = distributed.from_main(get_tree, hp, train, seed, tree_dir, method.progress)
+        if allowance is None:  # the trees of one setting have the same shape, give or take
+            allowance = budget.Allowance(hp.time_budget, level_costs(hp, tree) * len(ids))
 
         def on_step(level: int, step: int, i: int = i) -> None:
             method.level_ = (i, level)  # where training stands (tests interrupt on it)
@@ -127,9 +130,12 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
                 method.step_callback(step)
 
         log = print if method.progress and distributed.is_main() else (lambda text: None)
-        trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log)
+        trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log, allowance)
         models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
+        summaries += trainer.summaries
     method.tree_models_, method.device_ = models, str(device)
+    method.training_summary_ = budget.summary(hp.time_budget, summaries, per_level=True)
+    method._note_auto()
 
 
 def tree_scores(
@@ -177,6 +183,7 @@ def save_trees(method: AttentionXML, path: Path) -> None:
             "plugin_version": __version__,
             "params": method.get_params(),
             "label_trees": entries,
+            **({"auto_reason": method.auto_.reason} if method.auto_ is not None else {}),
         },
     )
 

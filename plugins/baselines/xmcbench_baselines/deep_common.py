@@ -15,6 +15,7 @@ from typing import Any, ClassVar, TypeVar
 import torch
 from torch import nn
 from xmcbench_attentionxml.attention import prior_logit
+from xmcbench_attentionxml.budget import duration, format_duration
 from xmcbench_attentionxml.presets import PRESETS as ATTENTIONXML_PRESETS
 
 from xmcbench.paramspec import (
@@ -127,6 +128,7 @@ class DeepParams:
     clip_window: int = 5
     valid_size: int = 200
     max_steps: int | None = None
+    time_budget: float | None = None  # seconds of training ("30m", "1h30m", 90); None = no budget
     precision: str = "fp32"
     sparse_embedding: bool = False
     predict_batch_size: int = 128
@@ -154,6 +156,7 @@ class DeepParams:
         "clip_window": integer(1),
         "valid_size": integer(1),
         "max_steps": integer(1, optional=True),
+        "time_budget": duration(),
         "precision": choice(*PRECISIONS),
         "sparse_embedding": flag(),
         "predict_batch_size": integer(1),
@@ -167,9 +170,11 @@ class DeepParams:
             object.__setattr__(self, name, value)
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (tuples become lists)."""
+        """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+        out["time_budget"] = format_duration(self.time_budget)
+        return out
 
 
 def field_names(params: type[DeepParams]) -> tuple[str, ...]:
@@ -190,6 +195,7 @@ TRAINING_KEYS = (
     "valid_size",
     "ppmi_max_words",
     "precision",
+    "time_budget",
 )
 
 

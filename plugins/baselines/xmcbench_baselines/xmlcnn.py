@@ -154,6 +154,7 @@ class XMLCNN(AttentionXML):
         clip_window: int | None = None,
         valid_size: int | None = None,
         max_steps: int | None = None,
+        time_budget: float | str | None = None,
         precision: str | None = None,
         sparse_embedding: bool | None = None,
         predict_batch_size: int | None = None,

@@ -1,0 +1,149 @@
+"""The `auto` preset: a configuration chosen from the data's shape and the device, with reasons.
+
+Rules (each a plain function of documents, labels, tokens per document and the device):
+
+* flat model up to `FLAT_LABELS` labels (4,096 on CPU, where every step scores every label;
+  32,768 on GPU, the paper's flat Wiki10-31K); above, a label tree whose height is the smallest
+  that leaves at most `LEVEL1_NODES` nodes at level 1 (CPU: K = M = 32, C = 16, like `cpu-tree`;
+  GPU: the paper's K = M = 8, C = 160, which gives its H = 3 for Amazon-670K and Amazon-3M);
+* max_len: the 95th percentile of tokens per training document, rounded up to a multiple of 8,
+  within [16, 256] on CPU and [16, 500] (the paper's) on GPU;
+* CPU: the moderate widths of the `cpu` presets, 30 minutes of training (`time_budget`), epochs
+  only a generous cap: training ends by the budget or by early stopping;
+* GPU: no budget; the paper's small-data setting (Table 2, EUR-Lex/Wiki10-31K) below 100,000
+  training documents, its large-data one (AmazonCat-13K and the trees) above.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .budget import format_duration
+
+FLAT_LABELS = {"cpu": 4_096, "cuda": 32_768}
+LEVEL1_NODES = {"cpu": 2_048, "cuda": 8_192}
+TREE = {"cpu": {"tree_k": 32, "candidates": 16}, "cuda": {"tree_k": 8, "candidates": 160}}
+MAX_LEN_CAP = {"cpu": 256, "cuda": 500}
+LARGE_DATA = 100_000  # training documents from which the GPU takes the paper's large setting
+CPU_BUDGET_S = 1800.0
+
+# what the auto preset sets before the data is seen (the data-dependent ones follow at fit)
+CPU_VALUES: dict[str, Any] = {
+    "embedding_dim": 100,
+    "hidden_size": 64,
+    "fc_sizes": (64,),
+    "epochs": 30,  # a cap: the budget or early stopping ends training first
+    "batch_size": 32,
+    "lr": 1e-2,  # few steps: the paper's 1e-3 stays at the popular-labels plateau (presets.py)
+    "embedding_dropout": 0.1,
+    "encoder_dropout": 0.2,
+    "swa_warmup": 20,  # under the budget SWA starts at the plateau or 60% of the time first
+    "eval_every": 250,
+    "patience": 10,
+    "ppmi_max_words": 30_000,
+    "precision": "bf16",
+    "time_budget": format_duration(CPU_BUDGET_S),
+    "valid_size": 1000,
+}
+GPU_SMALL: dict[str, Any] = {  # Table 2's EUR-Lex / Wiki10-31K setting
+    "embedding_dim": 300,
+    "hidden_size": 256,
+    "fc_sizes": (256,),
+    "epochs": 30,
+    "batch_size": 40,
+    "swa_warmup": 10,
+    "valid_size": 200,
+    "time_budget": "none",
+}
+GPU_LARGE: dict[str, Any] = {  # Table 2's AmazonCat-13K and label-tree setting
+    "embedding_dim": 300,
+    "hidden_size": 512,
+    "fc_sizes": (512, 256),
+    "epochs": 10,
+    "batch_size": 200,
+    "swa_warmup": 2,
+    "valid_size": 4000,
+    "time_budget": "none",
+}
+DATA_DEPENDENT = ("max_len", "tree_height", "tree_k", "candidates")
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the rules read from the training split."""
+
+    n_train: int
+    n_labels: int
+    tokens_p95: float  # 95th percentile of tokens per document
+
+    @classmethod
+    def of(cls, split: Any) -> DataShape:
+        """The shape of a `Split` (documents, labels, token lengths from its offsets)."""
+        lengths = np.diff(np.asarray(split.offsets))
+        p95 = float(np.percentile(lengths, 95)) if lengths.size else 1.0
+        return cls(len(split), int(split.n_labels), p95)
+
+
+@dataclass(frozen=True)
+class AutoChoice:
+    """The values the auto preset chose, and why (recorded as `auto_reason`)."""
+
+    values: dict[str, Any]
+    reason: str
+
+
+def device_kind(device: str) -> str:
+    """ "cuda" for any CUDA device, else "cpu" (the rules know these two)."""
+    return "cuda" if str(device).startswith("cuda") else "cpu"
+
+
+def tree_height(n_labels: int, k: int, level1_limit: int) -> int:
+    """Smallest H >= 1 whose level 1 has at most `level1_limit` nodes (clusters of M = K)."""
+    clusters, height = math.ceil(n_labels / k), 1
+    while clusters / k ** (height - 1) > level1_limit and height < 8:
+        height += 1
+    return height
+
+
+def max_len(tokens_p95: float, cap: int) -> int:
+    """The 95th percentile of tokens per document, rounded up to a multiple of 8, in [16, cap]."""
+    return int(min(cap, max(16, 8 * math.ceil(tokens_p95 / 8))))
+
+
+def base_values(device: str) -> dict[str, Any]:
+    """What auto sets before the data is seen: it depends on the device alone."""
+    return dict(CPU_VALUES) if device_kind(device) == "cpu" else dict(GPU_SMALL)
+
+
+def choose(shape: DataShape, device: str) -> AutoChoice:
+    """The configuration for data of this shape on this device, and a one-line reason."""
+    kind = device_kind(device)
+    large = kind == "cuda" and shape.n_train >= LARGE_DATA
+    values = dict(CPU_VALUES if kind == "cpu" else GPU_LARGE if large else GPU_SMALL)
+    why = [f"{kind}: {shape.n_train:,} train docs, {shape.n_labels:,} labels"]
+    if shape.n_labels <= FLAT_LABELS[kind]:
+        values.update(tree_height=0)
+        why.append(f"flat (labels <= {FLAT_LABELS[kind]:,})")
+    else:
+        tree = TREE[kind]
+        height = tree_height(shape.n_labels, tree["tree_k"], LEVEL1_NODES[kind])
+        values.update(tree, tree_height=height)
+        why.append(
+            f"label tree H={height} K={tree['tree_k']} C={tree['candidates']} "
+            f"(labels > {FLAT_LABELS[kind]:,}; level 1 <= {LEVEL1_NODES[kind]:,} nodes)"
+        )
+    values["max_len"] = max_len(shape.tokens_p95, MAX_LEN_CAP[kind])
+    why.append(
+        f"max_len {values['max_len']} (95th percentile {shape.tokens_p95:.0f} tokens, "
+        f"cap {MAX_LEN_CAP[kind]})"
+    )
+    if kind == "cpu":
+        why.append(f"time budget {values['time_budget']}, epochs <= {values['epochs']}")
+    else:
+        size = "large" if large else "small"
+        why.append(f"paper's {size}-data setting, {values['epochs']} epochs, no time budget")
+    return AutoChoice(values, "; ".join(why))

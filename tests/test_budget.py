@@ -1,0 +1,132 @@
+"""Training to a time budget and the `auto` preset: parsing, stopping, SWA, levels, choices."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from xmcbench_attentionxml import auto, budget  # noqa: E402
+from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
+from xmcbench_attentionxml.params import Hyperparams  # noqa: E402
+
+from xmcbench.errors import ParamError  # noqa: E402
+
+SMALL = {
+    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": [16], "embedding_init": "random",
+    "batch_size": 16, "eval_every": 5, "device": "cpu",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    from xmcbench.data.resolve import load_dataset
+    from xmcbench.plugins import get_plugins
+
+    torch.set_num_threads(1)
+    return load_dataset("synthetic-tiny", get_plugins().datasets, progress=False)
+
+
+@pytest.fixture
+def ticking(monkeypatch) -> None:
+    """The engine's clock advances one second each time it is read: no real waiting."""
+    ticks = itertools.count()
+    monkeypatch.setattr(budget, "now", lambda: float(next(ticks)))
+
+
+@pytest.mark.parametrize(
+    ("given", "seconds"),
+    [("30m", 1800.0), ("1h30m", 5400.0), ("90s", 90.0), ("2h", 7200.0), (45, 45.0),
+     ("1.5h", 5400.0), (" 10 min ", 600.0), ("none", None), ("off", None), (None, None)],
+)  # fmt: skip
+def test_durations_parse_and_print_back(given, seconds) -> None:
+    assert Hyperparams(time_budget=given).time_budget == seconds
+    assert budget.parse_duration(budget.format_duration(seconds)) == seconds
+
+
+@pytest.mark.parametrize("bad", ["3x", "", "m", "-5", 0, -1, True, [30], "1h-5m"])
+def test_a_bad_budget_is_one_line_naming_the_parameter(bad) -> None:
+    with pytest.raises(ParamError, match=r"^time_budget must be a duration such as 30m") as err:
+        AttentionXML(time_budget=bad)
+    assert "\n" not in str(err.value)
+
+
+def test_swa_waits_for_a_plateau_or_most_of_the_budget() -> None:
+    wait = {"step": 10, "warmup_step": 100, "validated": True}
+    assert budget.swa_trigger(**wait, bad_evals=5, elapsed_s=0, budget_s=None) is None
+    assert budget.swa_trigger(**wait, bad_evals=2, elapsed_s=10, budget_s=100) is None
+    flat = budget.swa_trigger(**wait, bad_evals=3, elapsed_s=10, budget_s=100)
+    assert flat == "validation flat for 3 checks"
+    late = budget.swa_trigger(**wait, bad_evals=0, elapsed_s=60, budget_s=100)
+    assert late == "60% of the time budget used"
+    done = {**wait, "step": 100}
+    assert budget.swa_trigger(**done, bad_evals=0, elapsed_s=0, budget_s=None) == "warm-up done"
+
+
+def test_levels_share_the_budget_by_cost_and_pass_on_unused_time() -> None:
+    assert budget.split_budget(100.0, [1.0, 1.0, 2.0]) == [25.0, 25.0, 50.0]
+    allowance = budget.Allowance(100.0, [1.0, 1.0, 2.0])
+    assert allowance.next_budget() == 25.0
+    allowance.spend(5.0)  # stopped early: the 20 s left go to the later levels
+    assert allowance.next_budget() == pytest.approx(95.0 / 3)
+    assert budget.Allowance(None, [1.0]).next_budget() is None
+
+
+def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
+    few = auto.choose(auto.DataShape(40_000, 3_000, 61.0), "cpu")
+    assert few.values["tree_height"] == 0 and "flat (labels <= 4,096)" in few.reason
+    assert few.values["max_len"] == 64 and few.values["time_budget"] == "30m"
+    many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
+    assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
+    assert "label tree H=1 K=32 C=16" in many.reason
+    assert auto.choose(auto.DataShape(40_000, 29_000, 900.0), "cuda").values["tree_height"] == 0
+    amazon = auto.choose(auto.DataShape(490_000, 670_000, 900.0), "cuda")
+    assert amazon.values["tree_height"] == 3 and amazon.values["candidates"] == 160
+    assert amazon.values["max_len"] == 500 and amazon.values["time_budget"] == "none"
+    assert amazon.values["batch_size"] == 200  # the paper's large-data setting
+
+
+def test_budget_stops_training_then_validates_averages_and_evaluates(
+    dataset, ticking, tmp_path: Path, capsys
+) -> None:
+    method = AttentionXML(time_budget="12s", **SMALL)  # auto preset: epochs only a cap (30)
+    before = method.get_params()
+    assert before["preset"] == "auto" and "max_len" not in before and "tree_height" not in before
+    method.fit(dataset.train, dataset.valid, tmp_path / "work")
+    out = capsys.readouterr().out
+    summary = method.training_summary_
+    assert summary["stopped_by"] == "time_budget" and summary["time_budget_s"] == 12.0
+    assert "time budget 12s used up at step" in out
+    assert "SWA starts at step 8 (epoch 1): 60% of the time budget used" in out
+    steps_per_epoch = -(-len(dataset.train) // 16)
+    assert method.history_[-1]["step"] < steps_per_epoch  # far before the 30-epoch cap
+    assert method.history_[-1]["step"] == 12  # the stop got its own last validation
+    top = method.predict(dataset.test, 5)
+    assert top.labels.shape == (len(dataset.test), 5)
+    after = method.get_params()
+    assert after["max_len"] > 0 and after["tree_height"] == 0 and after["time_budget"] == "12s"
+    reason = summary["auto_reason"]
+    assert reason.startswith("cpu: 270 train docs, 48 labels; flat") and "time budget 30m" in reason
+    method.save(tmp_path / "model")
+    saved = json.loads((tmp_path / "model" / "params.json").read_text())
+    assert saved["auto_reason"] == reason
+    loaded = AttentionXML.load(tmp_path / "model")
+    assert loaded.get_params() == after and loaded.auto_.reason == reason
+
+
+def test_tree_levels_split_the_budget(dataset, ticking, tmp_path: Path) -> None:
+    method = AttentionXML(
+        "demo", time_budget=40, tree_height=1, tree_k=4, candidates=4, epochs=30, swa=False,
+        progress=False, **SMALL,
+    )  # fmt: skip
+    method.fit(dataset.train, dataset.valid, tmp_path / "work")
+    levels = method.training_summary_["levels"]
+    assert [level["level"] for level in levels] == [1, 2]
+    assert all(level["stopped_by"] == "time_budget" for level in levels)
+    first, second = levels[0]["budget_s"], levels[1]["budget_s"]
+    assert 0 < first < 40 and 0 < second <= 40 - levels[0]["seconds"] + 1e-9
+    assert method.training_summary_["stopped_by"] == "time_budget"
