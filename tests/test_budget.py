@@ -79,6 +79,7 @@ def test_levels_share_the_budget_by_cost_and_pass_on_unused_time() -> None:
 def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     few = auto.choose(auto.DataShape(40_000, 3_000, 61.0), "cpu")
     assert few.values["tree_height"] == 0 and "flat (labels <= 4,096)" in few.reason
+    assert few.values["hidden_size"] == 128 and few.values["lr"] == 3e-3  # affordable when flat
     assert few.values["max_len"] == 64 and few.values["time_budget"] == "30m"
     many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
     assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
