@@ -80,9 +80,11 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     few = auto.choose(auto.DataShape(40_000, 3_000, 61.0), "cpu")
     assert few.values["tree_height"] == 0 and "flat (labels <= 4,096)" in few.reason
     assert few.values["hidden_size"] == 128 and few.values["lr"] == 3e-3  # affordable when flat
+    assert few.values["trees"] == 3 and "3 models" in few.reason
     assert few.values["max_len"] == 64 and few.values["time_budget"] == "30m"
     many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
     assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
+    assert many.values.get("trees", 1) == 1 and many.values["hidden_size"] == 64  # budget-bound
     assert "label tree H=1 K=32 C=16" in many.reason
     assert auto.choose(auto.DataShape(40_000, 29_000, 900.0), "cuda").values["tree_height"] == 0
     amazon = auto.choose(auto.DataShape(490_000, 670_000, 900.0), "cuda")
@@ -94,7 +96,7 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
 def test_budget_stops_training_then_validates_averages_and_evaluates(
     dataset, ticking, tmp_path: Path, capsys
 ) -> None:
-    method = AttentionXML(time_budget="12s", **SMALL)  # auto preset: epochs only a cap (30)
+    method = AttentionXML(time_budget="12s", trees=1, **SMALL)  # auto: epochs only a cap (30)
     before = method.get_params()
     assert before["preset"] == "auto" and "max_len" not in before and "tree_height" not in before
     method.fit(dataset.train, dataset.valid, tmp_path / "work")
