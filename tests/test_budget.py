@@ -84,7 +84,7 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     assert few.values["max_len"] == 64 and few.values["time_budget"] == "30m"
     many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
     assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
-    assert many.values.get("trees", 1) == 1 and many.values["hidden_size"] == 64  # budget-bound
+    assert many.values.get("trees", 1) == 1  # one model: a tree on CPU is budget-bound
     assert "label tree H=1 K=32 C=16" in many.reason
     assert auto.choose(auto.DataShape(40_000, 29_000, 900.0), "cuda").values["tree_height"] == 0
     amazon = auto.choose(auto.DataShape(490_000, 670_000, 900.0), "cuda")

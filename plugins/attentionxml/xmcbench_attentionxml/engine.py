@@ -369,8 +369,9 @@ class Trainer:
                         state.elapsed_s = self._elapsed(before, started)  # once per step
                         if not state.finished and self._time_left(state) == 0.0:
                             state.finished, state.stopped_by = True, "time_budget"
+                            spent = budget.format_duration(round(cfg.time_budget))
                             log(
-                                f"time budget {budget.format_duration(cfg.time_budget)} used up "
+                                f"time budget {spent} used up "
                                 f"at step {state.step} (epoch {state.epoch + 1}, "
                                 f"{state.elapsed_s:.0f} s): stopping training; a last "
                                 "validation and the best weights follow"
