@@ -48,6 +48,7 @@ CPU_DEPTH = 4 * K  # the CPU ranks deeper so that a label the GPU ranks is usual
 SMALL_MODEL = {
     "embedding_dim": 64,
     "embedding_init": "random",
+    "trees": 1,  # one model per section: the checks compare its weights on GPU and CPU
     "hidden_size": 64,
     "fc_sizes": [64],
     "max_len": 200,

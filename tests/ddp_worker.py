@@ -22,6 +22,7 @@ MODEL = {"embedding_dim": 16, "hidden_size": 8, "fc_sizes": [16], "embedding_dro
 FLAT = {
     **MODEL,
     "embedding_init": "random",
+    "trees": 1,
     "encoder_dropout": 0.0,
     "lr": 1e-2,
     "eval_every": 1,  # history then holds every step's loss
@@ -36,6 +37,7 @@ FLAT = {
 TREE = {
     **MODEL,
     "embedding_init": "random",
+    "trees": 1,
     "tree_height": 1,
     "tree_k": 4,
     "candidates": 4,

@@ -21,16 +21,16 @@ from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 # falls between two validations
 TERMINABLE = {
     "embedding_dim": 16, "hidden_size": 8, "fc_sizes": "[16]", "embedding_init": "random",
-    "epochs": 1, "batch_size": 2, "eval_every": 1000, "swa_warmup": 0.2, "patience": 1000,
-    "max_len": 32, "precision": "fp32",
+    "trees": 1, "epochs": 1, "batch_size": 2, "eval_every": 1000, "swa_warmup": 0.2,
+    "patience": 1000, "max_len": 32, "precision": "fp32",
 }  # fmt: skip
 FLAT = {
-    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": [16], "embedding_init": "random",
+    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": [16], "embedding_init": "random", "trees": 1,
     "epochs": 2, "batch_size": 16, "eval_every": 10, "patience": 100, "max_len": 32,
     "progress": False, "device": "cpu",
 }  # fmt: skip
 TREE = {
-    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": (8,), "embedding_init": "random",
+    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": (8,), "embedding_init": "random", "trees": 1,
     "swa": False, "eval_every": 50, "batch_size": 16, "progress": False, "device": "cpu",
     "tree_k": 4, "candidates": 4, "tree_height": 1, "epochs": 1,
 }  # fmt: skip

@@ -28,7 +28,7 @@ from xmcbench.paramspec import check_params, fraction, integer, integers, number
 TINY = ["--dataset", "synthetic-tiny", "--quiet"]
 TINY_AXML = [
     "embedding_dim=16", "hidden_size=8", "fc_sizes=[16]", "embedding_init=random", "epochs=1",
-    "max_len=64", "batch_size=32", "valid_size=20", "eval_every=5", "max_steps=5",
+    "trees=1", "max_len=64", "batch_size=32", "valid_size=20", "eval_every=5", "max_steps=5",
     "precision=fp32", "progress=false",
 ]  # fmt: skip
 TORCH_METHODS = {"attentionxml", "attentionxml-noswa", "xml-cnn", "bilstm-maxpool"}

@@ -31,7 +31,7 @@ from xmcbench.types import Split  # noqa: E402
 
 TINY_AXML = [
     "embedding_dim=16", "hidden_size=8", "fc_sizes=[16]", "embedding_init=random", "epochs=1",
-    "max_len=64", "batch_size=32", "valid_size=20", "eval_every=5", "max_steps=10",
+    "trees=1", "max_len=64", "batch_size=32", "valid_size=20", "eval_every=5", "max_steps=10",
     "precision=fp32", "progress=false",
 ]  # fmt: skip
 

@@ -65,10 +65,12 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )  # fmt: skip
         assert [o.status for o in outcomes] == ["done"] * len(points), outcomes
 
-    sweep({"tree_k": [4, 8], "candidates": [8, 4]}, zipped=True, seeds=(0, 1), tree_height=1)
-    sweep({"tree_height": [2]}, tree_k=4, candidates=8)
+    sweep(
+        {"tree_k": [4, 8], "candidates": [8, 4]}, zipped=True, seeds=(0, 1), tree_height=1, trees=1
+    )
+    sweep({"tree_height": [2]}, tree_k=4, candidates=8, trees=1)
     sweep({"trees": [1, 2]})
-    sweep({"swa": [False]})
+    sweep({"swa": [False]}, trees=1)
     for method, params in (("xml-cnn", {**DEEP, "num_filters": 8, "bottleneck_size": 16}),
                            ("parabel", {}), ("popularity", {})):  # fmt: skip
         request = RunRequest(method, DATASET, params, seed=0, device="cpu",

@@ -16,7 +16,7 @@ import pytest
 # AttentionXML small enough for seconds on one core, with a checkpoint every 10 steps
 TINY_ATTENTIONXML = {
     "embedding_dim": 16, "hidden_size": 8, "fc_sizes": "[16]", "embedding_init": "random",
-    "epochs": 3, "batch_size": 4, "eval_every": 10, "patience": 1000, "max_len": 32,
+    "trees": 1, "epochs": 3, "batch_size": 4, "eval_every": 10, "patience": 1000, "max_len": 32,
     "precision": "fp32",
 }  # fmt: skip
 
