@@ -587,11 +587,8 @@ class _Bar:
             self._progress.update(self._task, advance=amount)
 
 
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
-    if not enabled:
-        yield _Bar()
-        return
+def bytes_progress() -> Any:
+    """A rich progress display on stderr for byte counts: size, speed and time left."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -609,5 +606,13 @@ def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
         TransferSpeedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    return Progress(*columns, console=Console(stderr=True))
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
+    if not enabled:
+        yield _Bar()
+        return
+    with bytes_progress() as progress:
         yield _Bar(progress, progress.add_task(label, total=None))

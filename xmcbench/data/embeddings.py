@@ -150,24 +150,9 @@ def _reading_bar(enabled: bool, path: Path) -> Iterator[Any]:
     if not enabled:
         yield lambda _n: None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from .download import bytes_progress
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True)) as bar:
+    with bytes_progress() as bar:
         task = bar.add_task(f"reading {path.name}", total=path.stat().st_size)
         yield lambda n: bar.update(task, advance=n)
 
