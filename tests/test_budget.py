@@ -133,3 +133,10 @@ def test_tree_levels_split_the_budget(dataset, ticking, tmp_path: Path) -> None:
     first, second = levels[0]["budget_s"], levels[1]["budget_s"]
     assert 0 < first < 40 and 0 < second <= 40 - levels[0]["seconds"] + 1e-9
     assert method.training_summary_["stopped_by"] == "time_budget"
+
+
+def test_the_auto_reason_names_what_the_user_set_over_the_rules() -> None:
+    chosen = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
+    assert auto.with_overrides(chosen, {"candidates": 16}) == chosen  # same as the rules'
+    over = auto.with_overrides(chosen, {"candidates": 32, "seed": 1})
+    assert over.reason.endswith("; set by you: candidates=32") and over.values == chosen.values

@@ -164,3 +164,15 @@ def choose(shape: DataShape, device: str) -> AutoChoice:
         size = "large" if large else "small"
         why.append(f"paper's {size}-data setting, {values['epochs']} epochs, no time budget")
     return AutoChoice(values, "; ".join(why))
+
+
+def with_overrides(choice: AutoChoice, given: dict[str, Any]) -> AutoChoice:
+    """`choice` whose reason also names the values the user set over the rules' (they win)."""
+    changed = [
+        f"{name}={value}"
+        for name, value in given.items()
+        if name in choice.values and choice.values[name] != value
+    ]
+    if not changed:
+        return choice
+    return AutoChoice(choice.values, f"{choice.reason}; set by you: {', '.join(changed)}")

@@ -235,6 +235,8 @@ class AttentionXML:
         device = distributed.init(resolve_device(self.device))  # cuda:LOCAL_RANK under torchrun
         if self._uses_auto():  # choose from the data (all of train) and the device, say why
             self.auto_ = auto.choose(auto.DataShape.of(train), device.type)
+            given = {k: getattr(self, k) for k in self.fields if getattr(self, k) is not None}
+            self.auto_ = auto.with_overrides(self.auto_, given)
             if self.progress and distributed.is_main():
                 print(f"auto preset: {self.auto_.reason}")
         hp, workdir = self.hyperparams(), Path(workdir)
