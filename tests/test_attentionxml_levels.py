@@ -213,13 +213,29 @@ def test_level_starts_from_the_level_above_except_attention(monkeypatch) -> None
             assert name in copied and torch.equal(value, above.state_dict()[name])
 
 
+def test_parent_init_scores_every_node_as_its_parent_at_first() -> None:
+    above, below = tiny_net(4, seed=0), tiny_net(16, seed=1)
+    parent = np.repeat(np.arange(4), 4)[::-1].copy()  # (16,) node j's parent in `above`
+    copied = levels.init_from_level_above(below, above, parent)
+    assert "head.attention.weight" in copied
+    tokens = torch.randint(1, 30, (3, 7))  # (b, T)
+    with torch.no_grad():
+        lengths = torch.tensor([7, 5, 2])
+        before, after = above(tokens, lengths), below(tokens, lengths)  # (3, 4), (3, 16)
+    assert torch.allclose(after, before[:, torch.as_tensor(parent)], atol=1e-5)
+    random_start = tiny_net(16, seed=1)
+    levels.init_from_level_above(random_start, above)  # the paper's: attention stays random
+    with torch.no_grad():
+        assert not torch.allclose(random_start(tokens, lengths), after, atol=1e-3)
+
+
 def test_training_initialises_each_level_from_the_one_above(dataset, tmp_path, monkeypatch) -> None:
     calls = []
     original = levels.init_from_level_above
 
-    def spy(net, above):
+    def spy(net, above, parent=None):
         calls.append((net.config.n_labels, above.config.n_labels))
-        return original(net, above)
+        return original(net, above, parent)
 
     monkeypatch.setattr(levels, "init_from_level_above", spy)
     method = AttentionXML("demo", seed=0, tree_height=2, epochs=1, **TINY)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -82,10 +83,13 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     assert few.values["hidden_size"] == 128 and few.values["lr"] == 3e-3  # affordable when flat
     assert few.values["trees"] == 3 and "3 models" in few.reason
     assert few.values["max_len"] == 64 and few.values["time_budget"] == "30m"
-    many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu")
+    many = auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=2)
     assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
-    assert many.values.get("trees", 1) == 1  # one model: a tree on CPU is budget-bound
-    assert "label tree H=1 K=32 C=16" in many.reason
+    assert many.values["trees"] == 2  # budget-bound: as many trees as train at once
+    assert many.values["level_init"] == "parent"
+    assert "label tree H=1 K=32 C=16" in many.reason and "2 trees at once (2 CPUs)" in many.reason
+    assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=1).values["trees"] == 1
+    assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=16).values["trees"] == 3
     assert auto.choose(auto.DataShape(40_000, 29_000, 900.0), "cuda").values["tree_height"] == 0
     amazon = auto.choose(auto.DataShape(490_000, 670_000, 900.0), "cuda")
     assert amazon.values["tree_height"] == 3 and amazon.values["candidates"] == 160
@@ -103,11 +107,11 @@ def test_budget_stops_training_then_validates_averages_and_evaluates(
     out = capsys.readouterr().out
     summary = method.training_summary_
     assert summary["stopped_by"] == "time_budget" and summary["time_budget_s"] == 12.0
-    assert "time budget 12s used up at step" in out
-    assert "SWA starts at step 8 (epoch 1): 60% of the time budget used" in out
+    stop = int(re.search(r"time budget used up at step (\d+) ", out)[1])
+    assert re.search(r"SWA starts at step \d+ \(epoch 1\): 60% of the time budget used", out)
     steps_per_epoch = -(-len(dataset.train) // 16)
     assert method.history_[-1]["step"] < steps_per_epoch  # far before the 30-epoch cap
-    assert method.history_[-1]["step"] == 12  # the stop got its own last validation
+    assert method.history_[-1]["step"] == stop  # the stop got its own last validation
     top = method.predict(dataset.test, 5)
     assert top.labels.shape == (len(dataset.test), 5)
     after = method.get_params()
@@ -140,3 +144,40 @@ def test_the_auto_reason_names_what_the_user_set_over_the_rules() -> None:
     assert auto.with_overrides(chosen, {"candidates": 16}) == chosen  # same as the rules'
     over = auto.with_overrides(chosen, {"candidates": 32, "seed": 1})
     assert over.reason.endswith("; set by you: candidates=32") and over.values == chosen.values
+
+
+def test_the_loop_leaves_time_for_its_last_validation_and_set_up_counts(
+    dataset, tmp_path: Path, monkeypatch
+) -> None:
+    """A step costs 1 s, a validation 5 s, building the embeddings 7 s (a controlled clock)."""
+    from xmcbench_attentionxml import engine, method as method_module
+
+    clock = {"now": 0.0}
+    monkeypatch.setattr(budget, "now", lambda: clock["now"])
+    step, evaluator = engine.Trainer.train_step, method_module.flat_evaluator
+
+    def timed_step(self, batch):
+        clock["now"] += 1.0
+        return step(self, batch)
+
+    def timed_evaluator(*args, **kwargs):
+        evaluate = evaluator(*args, **kwargs)
+
+        def run(model):
+            clock["now"] += 5.0
+            return evaluate(model)
+
+        return run
+
+    def timed_embeddings(*args, **kwargs):
+        clock["now"] += 7.0
+        return None
+
+    monkeypatch.setattr(engine.Trainer, "train_step", timed_step)
+    monkeypatch.setattr(method_module, "flat_evaluator", timed_evaluator)
+    monkeypatch.setattr(method_module, "initial_embeddings", timed_embeddings)
+    method = AttentionXML(time_budget=40, trees=1, swa=False, progress=False, **SMALL)
+    method.fit(dataset.train, dataset.valid, tmp_path / "work")
+    assert method.training_summary_["stopped_by"] == "time_budget"
+    assert 40 - 7 - 5 <= clock["now"] <= 40  # set-up, steps, validations: all inside
+    assert method.history_[-1]["step"] < 40 - 7  # fewer steps than a loop given all 40 s

@@ -48,9 +48,10 @@ def dataset():
 # ----------------------------------------------------------------------------- real processes
 
 
-def xmcbench_run(home: Path, results: Path) -> subprocess.Popen:
+def xmcbench_run(home: Path, results: Path, **extra: object) -> subprocess.Popen:
     """`xmcbench run attentionxml ...` in a fresh process, its log lines on stdout."""
-    sets = [i for key, value in TERMINABLE.items() for i in ("--set", f"{key}={value}")]
+    params = {**TERMINABLE, **extra}
+    sets = [i for key, value in params.items() for i in ("--set", f"{key}={value}")]
     argv = ["run", "attentionxml", "--dataset", "synthetic-tiny", "--device", "cpu", *sets]
     env = {**os.environ, "XMCBENCH_HOME": str(home), "COLUMNS": "200", "OMP_NUM_THREADS": "1"}
     return subprocess.Popen(
@@ -62,17 +63,21 @@ def xmcbench_run(home: Path, results: Path) -> subprocess.Popen:
     )
 
 
-def terminated_run(tmp_path: Path) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    """Start a run, SIGTERM it between two validations; (home, work folder, what it gave)."""
+def terminated_run(
+    tmp_path: Path, delay: float = 0.0, **extra: object
+) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """Start a run, SIGTERM it between two validations (`delay` s after SWA starts); (home, work
+    folder, what it gave)."""
     home = tmp_path / "home"
     home.mkdir()
     (home / "datasets").symlink_to(Path(os.environ["XMCBENCH_HOME"]) / "datasets")
-    proc = xmcbench_run(home, tmp_path / "results")
+    proc = xmcbench_run(home, tmp_path / "results", **extra)
     assert proc.stdout is not None
     lines = []
     for line in proc.stdout:
         lines.append(line)
         if line.startswith("SWA starts at step"):
+            time.sleep(delay)
             proc.send_signal(signal.SIGTERM)
             break
     out, err = proc.communicate(timeout=300)
@@ -106,6 +111,24 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_counting_all_training(
     assert timing["train_s"] > timing["train_s_this_process"] > 0  # both processes' training
     assert not work.exists()  # finished: nothing left for the next identical command
     assert stopped.returncode == 143  # SIGTERM's own exit status, not Ctrl-C's 130
+
+
+def test_sigterm_reaches_trees_training_in_parallel_processes_and_all_resume(tmp_path):
+    both = {"trees": 2, "parallel_trees": "true", "epochs": 50, "max_steps": 3000}
+    home, work, stopped = terminated_run(tmp_path, delay=2.0, **both)
+    assert stopped.returncode == 143, stopped.stderr
+    assert "training 2 trees in 2 processes, 1 thread each" in stopped.stdout
+    assert "Traceback" not in stopped.stderr
+    saved = [torch.load(work / f"tree-{i}/level-1/resume.pt", weights_only=True) for i in (0, 1)]
+    assert all(0 < state["state"]["step"] for state in saved)  # both trees saved their step
+
+    again = xmcbench_run(home, tmp_path / "results", **both)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert out.count("resuming from step") >= 1  # tree 0 shows its log; tree 1 resumes quietly
+    (record_path,) = (tmp_path / "results").glob("synthetic-tiny/attentionxml/*.json")
+    record = json.loads(record_path.read_text())
+    assert record["training"]["tree_workers"] == 2
 
 
 def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_afresh(tmp_path):

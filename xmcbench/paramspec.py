@@ -134,9 +134,9 @@ def fraction() -> Param:
     return Param("float", 0.0, 1.0, high_open=True)
 
 
-def flag() -> Param:
-    """true or false (not 0 or 1)."""
-    return Param("bool")
+def flag(*, optional: bool = False) -> Param:
+    """true or false (not 0 or 1); `optional`: also none (the method decides)."""
+    return Param("bool", optional=optional)
 
 
 def choice(*options: str) -> Param:

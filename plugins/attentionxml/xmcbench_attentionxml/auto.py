@@ -9,8 +9,9 @@ Rules (each a plain function of documents, labels, tokens per document and the d
 * max_len: the 95th percentile of tokens per training document, rounded up to a multiple of 8,
   within [16, 256] on CPU and [16, 500] (the paper's) on GPU;
 * CPU: a moderate network (`CPU_VALUES`, measured on two real datasets), an ensemble of three
-  for a flat model (`CPU_FLAT`), 30 minutes of training (`time_budget`), epochs only a
-  generous cap: training ends by the budget or by early stopping;
+  for a flat model (`CPU_FLAT`); for a label tree one tree per free CPU, up to three, trained
+  at once, with level 2's attention vectors starting at their parents'; 30 minutes of training
+  (`time_budget`), epochs only a generous cap: training ends by the budget or early stopping;
 * GPU: no budget; the paper's small-data setting (Table 2, EUR-Lex/Wiki10-31K) below 100,000
   training documents, its large-data one (AmazonCat-13K and the trees) above.
 """
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from xmcbench.runtime import thread_count
 
 from .budget import format_duration
 
@@ -59,6 +62,13 @@ CPU_VALUES: dict[str, Any] = {
 # three: debian-short 80.07 / 49.96 / 36.41 -> 81.09 / 51.17 / 37.27 in 740 s (Parabel 80.19 /
 # 50.58 / 37.00). A label tree on CPU keeps one model: there the budget is the limit.
 CPU_FLAT: dict[str, Any] = {"trees": 3}
+# A label tree on CPU is budget-bound, so its ensemble is what trains at once: one tree per
+# free CPU (`parallel.py`), up to the paper's three. A BiLSTM step gains nothing from a second
+# thread (bench_parallel_trees.py: 99 docs/s on 2 threads, 2 x 102 in two processes), so on two
+# cores two trees cost no more time than one. debian-depends, 30 minutes: one tree 71.56 /
+# 46.66 / 35.05, two trees in turn (15 minutes each) 71.09 / 45.87 / 34.00.
+CPU_TREE_MAX = 3
+CPU_TREE_LEVEL_INIT = "parent"  # see levels.init_from_level_above
 GPU_SMALL: dict[str, Any] = {  # Table 2's EUR-Lex / Wiki10-31K setting
     "embedding_dim": 300,
     "hidden_size": 256,
@@ -81,7 +91,7 @@ GPU_LARGE: dict[str, Any] = {  # Table 2's AmazonCat-13K and label-tree setting
     "time_budget": "none",
     "trees": 3,  # the paper's AttentionXML: an ensemble of three
 }
-DATA_DEPENDENT = ("max_len", "tree_height", "tree_k", "candidates", *CPU_FLAT)
+DATA_DEPENDENT = ("max_len", "tree_height", "tree_k", "candidates", "level_init", *CPU_FLAT)
 
 
 @dataclass(frozen=True)
@@ -131,8 +141,11 @@ def base_values(device: str) -> dict[str, Any]:
     return dict(CPU_VALUES) if device_kind(device) == "cpu" else dict(GPU_SMALL)
 
 
-def choose(shape: DataShape, device: str) -> AutoChoice:
-    """The configuration for data of this shape on this device, and a one-line reason."""
+def choose(shape: DataShape, device: str, cpus: int | None = None) -> AutoChoice:
+    """The configuration for data of this shape on this device, and a one-line reason.
+
+    `cpus`: the CPUs free for training (default: the thread count `xmcbench.runtime` set).
+    """
     kind = device_kind(device)
     large = kind == "cuda" and shape.n_train >= LARGE_DATA
     values = dict(CPU_VALUES if kind == "cpu" else GPU_LARGE if large else GPU_SMALL)
@@ -153,6 +166,14 @@ def choose(shape: DataShape, device: str) -> AutoChoice:
             f"label tree H={height} K={tree['tree_k']} C={tree['candidates']} "
             f"(labels > {FLAT_LABELS[kind]:,}; level 1 <= {LEVEL1_NODES[kind]:,} nodes)"
         )
+        if kind == "cpu":
+            free = cpus if cpus is not None else thread_count()
+            trees = max(1, min(CPU_TREE_MAX, free))
+            values.update(trees=trees, level_init=CPU_TREE_LEVEL_INIT)
+            why.append(
+                f"{trees} tree{'s' if trees > 1 else ''} at once ({free} CPUs), "
+                f"attention vectors start at their parent's"
+            )
     values["max_len"] = max_len(shape.tokens_p95, MAX_LEN_CAP[kind])
     why.append(
         f"max_len {values['max_len']} (95th percentile {shape.tokens_p95:.0f} tokens, "

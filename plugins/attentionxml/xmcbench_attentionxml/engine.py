@@ -9,9 +9,10 @@ Under torchrun (see `distributed`) the model trains data-parallel: every step ta
 batch of the source, each rank its own slice, gradients averaged by DistributedDataParallel.
 Rank 0 validates, logs and writes the files; every decision is broadcast, so all ranks agree.
 
-With a `time_budget` (seconds) training stops after the step that uses it up, counting the
-seconds of earlier processes of a resumed run (kept in the resume checkpoint); the stopped run
-still validates, keeps SWA's average and ends with the best weights. See `budget` for when SWA
+With a `time_budget` (seconds) training stops after the last step that leaves time for one
+more step and a validation (the mean step, the latest validation), counting the seconds of
+earlier processes of a resumed run (kept in the resume checkpoint); the stopped run still
+validates, keeps SWA's average and ends with the best weights. See `budget` for when SWA
 starts under a budget.
 """
 
@@ -148,6 +149,8 @@ class Trainer:
         self._boundary_rng = checkpoint.rng_state()  # RNG state after the last completed step
         self.code = checkpoint.code_version(checkpoint.packages_of(model))  # checked on resume
         self.resumed_elapsed_s = 0.0  # seconds trained by earlier processes (set by `fit`)
+        self.validation_s = 0.0  # how long the latest validation took
+        self.validations_s = 0.0  # all validations of this process's loop, for the step time
 
     # ------------------------------------------------------------------ checkpoints
     def _save_resume(self, state: TrainState, every_rank: bool = True) -> None:
@@ -285,6 +288,7 @@ class Trainer:
         self, state: TrainState, evaluate: Evaluator, loss: float, progress: TrainingProgress
     ) -> None:
         """SWA snapshot, validation with the averaged weights, best/resume checkpoints."""
+        started = budget.now()
         with interrupts.deferred():
             if self.swa.started:
                 self.swa.update(self.model)
@@ -312,6 +316,11 @@ class Trainer:
                 }
             )
             self._save_resume(state)
+        seconds = budget.now() - started  # the budget keeps this much for the last validation
+        if self.parallel:  # every rank must reach the same stop decision
+            seconds = distributed.average(torch.tensor(seconds, device=self.device))
+        self.validation_s = seconds
+        self.validations_s += seconds
         progress.evaluated(float(metrics["p@5"]), score)
         swa_note = f" swa x{self.swa.count}" if self.swa.started else ""
         self._log(progress)(
@@ -348,7 +357,7 @@ class Trainer:
         loss = math.nan
         try:
             with interrupts.sigterm_as_interrupt(), progress.running(done=state.step):
-                before, started = state.elapsed_s, budget.now()
+                before, started, steps_from = state.elapsed_s, budget.now(), state.step
                 while not state.finished and state.epoch < cfg.epochs:
                     for batch in data.batches(state.epoch, skip=state.batch_in_epoch):
                         self._start_swa_if_due(state, swa_start, log)
@@ -367,14 +376,12 @@ class Trainer:
                         if cfg.max_steps and state.step >= cfg.max_steps and not state.finished:
                             state.finished, state.stopped_by = True, "max_steps"
                         state.elapsed_s = self._elapsed(before, started)  # once per step
-                        if not state.finished and self._time_left(state) == 0.0:
+                        if not state.finished and self._budget_spent(state, before, steps_from):
                             state.finished, state.stopped_by = True, "time_budget"
-                            spent = budget.format_duration(round(cfg.time_budget))
                             log(
-                                f"time budget {spent} used up "
-                                f"at step {state.step} (epoch {state.epoch + 1}, "
-                                f"{state.elapsed_s:.0f} s): stopping training; a last "
-                                "validation and the best weights follow"
+                                f"time budget used up at step {state.step} "
+                                f"(epoch {state.epoch + 1}, {state.elapsed_s:.0f} s of training): "
+                                "stopping; a last validation and the best weights follow"
                             )
                         if state.finished:
                             break
@@ -417,6 +424,19 @@ class Trainer:
         if self.parallel and self.config.time_budget is not None:  # ranks must stop together
             seconds = distributed.average(torch.tensor(seconds, device=self.device))
         return seconds
+
+    def _budget_spent(self, state: TrainState, before: float, steps_from: int) -> bool:
+        """Whether one more step and a validation after it would overrun the budget.
+
+        The step's time is the mean of this process's steps (validations taken out); both it
+        and the validation time are the same on every rank, so all ranks stop together.
+        """
+        left = self._time_left(state)
+        if left is None:
+            return False
+        steps = max(1, state.step - steps_from)
+        step_s = max(0.0, state.elapsed_s - before - self.validations_s) / steps
+        return left < step_s + self.validation_s
 
     def _time_left(self, state: TrainState) -> float | None:
         """Seconds of the budget left (0.0 when used up), None without a budget."""

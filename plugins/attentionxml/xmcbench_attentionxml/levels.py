@@ -7,7 +7,8 @@ starts from level d-1's weights except the attention vectors. Each finished leve
 checkpoint, without retraining the levels above.
 
 A time budget is shared by the levels (of every tree of the job) through a `budget.Allowance`:
-each level gets what is left in proportion to its expected cost (`level_costs`); a finished
+each level gets what is left in proportion to its expected cost (`level_costs`), and its set-up
+(embeddings, candidates) comes out of its share before the training loop starts; a finished
 level's file keeps the seconds it took, so a resumed run counts them again.
 
 Under torchrun every level trains data-parallel (see `engine`); the training candidates of the
@@ -46,7 +47,8 @@ from .tree import LabelTree
 
 LEVEL_FILE = "level.pt"  # a finished level: fingerprint + weights
 PARENTS_FILE = "parents.npy"  # (n_train, C) training parents of a level, reused on resume
-ATTENTION_KEYS = ("head.attention.",)  # per-node parameters: never copied between levels
+ATTENTION_KEYS = ("head.attention.",)  # per-node parameters: not copied between levels as such
+ATTENTION_WEIGHT = "head.attention.weight"  # (nodes, d): copied per parent by level_init="parent"
 
 
 @dataclass
@@ -66,14 +68,25 @@ def model_config(hp: Hyperparams, vocab_size: int, n_outputs: int) -> ModelConfi
     )
 
 
-def init_from_level_above(net: nn.Module, above: nn.Module) -> list[str]:
-    """Copy `above` into `net` except the attention layer (§2.5); returns the copied names."""
+def init_from_level_above(
+    net: nn.Module, above: nn.Module, parent: np.ndarray | None = None
+) -> list[str]:
+    """Copy `above` into `net` except the attention layer (§2.5); returns the copied names.
+
+    With `parent` ((nodes,) each node's parent id in `above`'s level), each node's attention
+    vector starts as its parent's: the level then scores every node as its parent at first
+    and learns what sets siblings apart, which a label with few documents can barely do from a
+    random start (`level_init="parent"`).
+    """
     own = net.state_dict()
     copied = {
         name: value
         for name, value in above.state_dict().items()
         if not name.startswith(ATTENTION_KEYS) and name in own and own[name].shape == value.shape
     }
+    if parent is not None:
+        vectors = above.state_dict()[ATTENTION_WEIGHT]  # (nodes above, d)
+        copied[ATTENTION_WEIGHT] = vectors[torch.as_tensor(parent, dtype=torch.long)].clone()
     net.load_state_dict(copied, strict=False)
     return sorted(copied)
 
@@ -223,7 +236,8 @@ class LevelTrainer:
         net = AttentionXMLNet(config, embedding).to(self.device)
         node_truth = tree.node_labels(train.labels, level)  # (n_train, nodes) sparse
         if level > 1:
-            init_from_level_above(net, nets[-1])
+            parent = tree.levels[level - 1].parent if hp.level_init == "parent" else None
+            init_from_level_above(net, nets[-1], parent)
         # every logit starts at the log-odds of how often a scored node is positive: all nodes at
         # level 1, the fixed-size candidate set below it (positives are always among candidates)
         scored = tree.n_nodes(level) if level == 1 else candidate_count(hp, tree, level)
@@ -252,7 +266,10 @@ class LevelTrainer:
             if self.on_step is not None:
                 self.on_step(level, step)
 
-        train_config = self._train_config(level, level_budget)
+        loop_budget = (
+            None if level_budget is None else max(1.0, level_budget - (budget.now() - started))
+        )
+        train_config = self._train_config(level, loop_budget)  # set-up above counts against it
         trainer = Trainer(net, train_config, self.device, level_dir, fingerprint, on_step)
         state = trainer.fit(data, evaluate)
         self.seconds[level] = budget.now() - started

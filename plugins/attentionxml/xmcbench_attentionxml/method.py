@@ -105,8 +105,10 @@ class AttentionXML:
         level_candidates: int | None = None,
         trees: int | None = None,
         tree_id: int | None = None,
+        parallel_trees: bool | None = None,
         level_epochs: tuple[int, ...] | list[int] | None = None,
         level_swa_warmup: tuple[int, ...] | list[int] | None = None,
+        level_init: str | None = None,
     ) -> None:
         given = {k: v for k, v in locals().items() if k in FIELDS}
         self._setup(preset, seed, device, progress, given)
@@ -239,7 +241,7 @@ class AttentionXML:
             self.auto_ = auto.with_overrides(self.auto_, given)
             if self.progress and distributed.is_main():
                 print(f"auto preset: {self.auto_.reason}")
-        hp, workdir = self.hyperparams(), Path(workdir)
+        hp, workdir, started = self.hyperparams(), Path(workdir), budget.now()
         if tree_method.uses_tree(hp):  # label tree (levels.py) or an ensemble of trees
             return tree_method.fit_trees(self, train, valid, workdir)
         if valid is None:
@@ -291,13 +293,16 @@ class AttentionXML:
             },
             progress=self.progress,
         )
+        if hp.time_budget is not None:  # the embeddings' set-up counts against the budget
+            left = max(1.0, hp.time_budget - (budget.now() - started))
+            train_config = dataclasses.replace(train_config, time_budget=left)
         trainer = Trainer(model, train_config, device, workdir, fingerprint, self.step_callback)
         global_batch = hp.batch_size * distributed.world_size()  # split across the processes
         data = FlatTrainingData(train, global_batch, hp.max_len, self.seed)
         state = trainer.fit(data, flat_evaluator(valid, self._predict_config(hp, device)))
         self.model_, self.history_, self.device_ = model.eval(), state.history, str(device)
         self.training_summary_ = budget.summary(
-            train_config.time_budget,
+            hp.time_budget,
             [{"train_s": round(state.elapsed_s, 3), "stopped_by": state.stopped_by}],
         )
         self._note_auto()

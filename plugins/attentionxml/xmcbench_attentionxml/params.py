@@ -24,6 +24,7 @@ from .budget import duration, format_duration
 ATTENTION_IMPLS = ("fast", "reference")
 PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("lazy", "dense")  # see optim.LazyAdam
+LEVEL_INITS = ("random", "parent")  # see levels.init_from_level_above
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,13 @@ class Hyperparams:
     level_candidates: int | None = None  # fixed candidates per doc at levels > 1; None = C x K
     trees: int = 1  # ensemble size; tree i uses seed + i
     tree_id: int | None = None  # train only tree i of the ensemble (separate jobs); None = all
+    # CPU: train the trees at once, a process each (parallel.py); None = when 2+ CPUs are free
+    parallel_trees: bool | None = None
     level_epochs: tuple[int, ...] | None = None  # epochs per level, top first; None = epochs
     level_swa_warmup: tuple[int, ...] | None = None  # SWA warm-up per level; None = swa_warmup
+    # attention vectors of a level > 1: "random" (the paper's) or "parent" (a copy of the
+    # parent node's, so a label starts where its cluster is and needs few examples to move)
+    level_init: str = "random"
 
     def __post_init__(self) -> None:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -129,6 +135,8 @@ SPECS: dict[str, Param] = {
     "level_candidates": integer(1, optional=True),
     "trees": integer(1),
     "tree_id": integer(0, optional=True),
+    "parallel_trees": flag(optional=True),
     "level_epochs": integers(1, optional=True),
     "level_swa_warmup": integers(0, optional=True),
+    "level_init": choice(*LEVEL_INITS),
 }

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from xmcbench.io import write_json
 from xmcbench.types import Split, TopK
 
-from . import __version__, budget, checkpoint, distributed
+from . import __version__, budget, checkpoint, distributed, parallel
 from .batching import carve_validation
 from .beam import beam_search
 from .ensemble import average_topk
@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from .method import AttentionXML
 
 TREE_FILE, TREE_INFO = "tree.npz", "tree.json"
-NOT_IN_FINGERPRINT = ("trees", "tree_id", "predict_batch_size")  # do not change what is trained
+# do not change what a tree's training does (parallel_trees: whether they train at once)
+NOT_IN_FINGERPRINT = ("trees", "tree_id", "parallel_trees", "predict_batch_size")
 
 
 def uses_tree(hp: Any) -> bool:
@@ -115,26 +116,39 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
         **distributed.run_settings(),
     }  # fmt: skip
     models, summaries, ids = [], [], tree_ids(hp)
+    log = print if method.progress and distributed.is_main() else (lambda text: None)
+    workers = (
+        1
+        if distributed.active()
+        else parallel.tree_workers(hp.parallel_trees, len(ids), device.type)
+    )
+    wall = budget.now()
+    if workers > 1:  # each process trains whole trees with the budget; the loop below loads them
+        log(parallel.workers_note(workers, len(ids)))
+        parallel.train_in_processes(method, ids, train, valid, workdir, workers)
     allowance: budget.Allowance | None = None  # the time budget, shared by every tree's levels
     for i in ids:
         seed = method.seed + i
         tree_dir = workdir / f"tree-{i}"
         # rank 0 builds (or loads) the tree, every rank trains on the very same one
+        started = budget.now()
         tree = distributed.from_main(get_tree, hp, train, seed, tree_dir, method.progress)
         if allowance is None:  # the trees of one setting have the same shape, give or take
             allowance = budget.Allowance(hp.time_budget, level_costs(hp, tree) * len(ids))
+        allowance.charge(budget.now() - started)  # building the tree is part of training
 
         def on_step(level: int, step: int, i: int = i) -> None:
             method.level_ = (i, level)  # where training stands (tests interrupt on it)
             if method.step_callback is not None:
                 method.step_callback(step)
 
-        log = print if method.progress and distributed.is_main() else (lambda text: None)
         trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log, allowance)
         models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
         summaries += trainer.summaries
     method.tree_models_, method.device_ = models, str(device)
     method.training_summary_ = budget.summary(hp.time_budget, summaries, per_level=True)
+    if workers > 1:  # the trees trained at once: the wall clock, not the sum of their times
+        method.training_summary_.update(train_s=round(budget.now() - wall, 3), tree_workers=workers)
     method._note_auto()
 
 

@@ -1,0 +1,55 @@
+"""Trees of a CPU ensemble trained in separate processes give the sequential run's model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from xmcbench_attentionxml import parallel
+from xmcbench_attentionxml.method import AttentionXML
+
+TINY = {
+    "embedding_dim": 16, "hidden_size": 8, "fc_sizes": (8,), "embedding_init": "random",
+    "swa": False, "eval_every": 50, "lr": 1e-2, "batch_size": 16, "progress": False,
+    "device": "cpu", "tree_k": 4, "candidates": 4, "tree_height": 1, "epochs": 1, "trees": 2,
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    from xmcbench.data.resolve import load_dataset
+    from xmcbench.plugins import get_plugins
+
+    torch.set_num_threads(1)
+    return load_dataset("synthetic-tiny", get_plugins().datasets, progress=False)
+
+
+def test_trees_train_at_once_on_two_free_cpus_or_when_asked() -> None:
+    assert parallel.tree_workers(None, 3, "cpu", cpus=2) == 3  # all at once: each has the budget
+    assert parallel.tree_workers(None, 3, "cpu", cpus=1) == 1  # one CPU: in turn
+    assert parallel.tree_workers(True, 3, "cpu", cpus=1) == 3  # asked for
+    assert parallel.tree_workers(None, 1, "cpu", cpus=8) == 1  # one tree: nothing to share
+    assert parallel.tree_workers(True, 3, "cuda", cpus=8) == 1  # a GPU trains trees in turn
+    assert parallel.tree_workers(False, 3, "cpu", cpus=8) == 1  # asked for turns
+    assert parallel.threads_per_worker(2, cpus=2) == 1
+    assert parallel.threads_per_worker(3, cpus=2) == 1
+    assert parallel.threads_per_worker(2, cpus=8) == 4
+
+
+def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_path) -> None:
+    one = AttentionXML("demo", seed=3, parallel_trees=False, **TINY)
+    one.fit(dataset.train, dataset.valid, tmp_path / "seq")
+    two = AttentionXML("demo", seed=3, parallel_trees=True, **TINY)
+    two.fit(dataset.train, dataset.valid, tmp_path / "par")
+    assert two.training_summary_["tree_workers"] == 2
+    assert "tree_workers" not in one.training_summary_
+    assert [lv["tree"] for lv in two.training_summary_["levels"]] == [0, 0, 1, 1]
+    a, b = one.predict(dataset.test, 5), two.predict(dataset.test, 5)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.scores, b.scores, rtol=1e-5, atol=1e-6)
+
+
+def test_a_failing_tree_process_fails_the_fit_with_its_error(dataset, tmp_path) -> None:
+    bad = AttentionXML("demo", seed=3, parallel_trees=True, **{**TINY, "embedding_init": "/x.vec"})
+    with pytest.raises(Exception, match=r"/x\.vec"):
+        bad.fit(dataset.train, dataset.valid, tmp_path / "bad")
