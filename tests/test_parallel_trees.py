@@ -36,11 +36,15 @@ def test_trees_train_at_once_on_two_free_cpus_or_when_asked() -> None:
     assert parallel.threads_per_worker(2, cpus=8) == 4
 
 
-def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_path) -> None:
+def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_path, capfd) -> None:
     one = AttentionXML("demo", seed=3, parallel_trees=False, **TINY)
     one.fit(dataset.train, dataset.valid, tmp_path / "seq")
-    two = AttentionXML("demo", seed=3, parallel_trees=True, **TINY)
+    capfd.readouterr()
+    two = AttentionXML("demo", seed=3, parallel_trees=True, **{**TINY, "progress": True})
     two.fit(dataset.train, dataset.valid, tmp_path / "par")
+    out = capfd.readouterr().out  # the processes' too: they write to the same descriptor
+    assert "training 2 trees in 2 processes" in out
+    assert "tree 0 level 1/2" in out and "tree 1 level 1/2" not in out  # one log, not two
     assert two.training_summary_["tree_workers"] == 2
     assert "tree_workers" not in one.training_summary_
     assert [lv["tree"] for lv in two.training_summary_["levels"]] == [0, 0, 1, 1]

@@ -19,6 +19,7 @@ import copy
 import multiprocessing
 import os
 import signal
+import sys
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -72,7 +73,7 @@ def train_in_processes(
             futures = {
                 executor.submit(
                     _train_tree, _single_tree(method, i, show=(n == 0)), train, valid,
-                    str(workdir), threads,
+                    str(workdir), threads, n == 0,
                 ): i
                 for n, i in enumerate(ids)
             }  # fmt: skip
@@ -120,15 +121,20 @@ def _single_tree(method: AttentionXML, tree_id: int, show: bool) -> AttentionXML
 
 
 def _train_tree(
-    method: AttentionXML, train: Split, valid: Split, workdir: str, threads: int
+    method: AttentionXML, train: Split, valid: Split, workdir: str, threads: int, shown: bool
 ) -> None:
-    """Worker: train one tree of `method` into `workdir` with `threads` threads."""
+    """Worker: train one tree of `method` into `workdir` with `threads` threads; only the
+    `shown` one writes its log to stdout (errors still reach the parent)."""
     import torch
 
     from .tree_method import fit_trees
 
     torch.set_num_threads(threads)
-    with interrupts.sigterm_as_interrupt():  # also before the loop: stop cleanly, not killed
+    with (
+        interrupts.sigterm_as_interrupt(),  # also before the loop: stop cleanly, not killed
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stdout(sys.stdout if shown else sink),
+    ):
         fit_trees(method, train, valid, Path(workdir))
 
 
