@@ -46,10 +46,11 @@ def child(variant: str, steps: int, warmup: int, n_labels: int, tokens: int) -> 
 
     import torch
     from bench_attentionxml import Shape, random_split
-    from xmcbench_attentionxml.batching import FlatTrainingData
-    from xmcbench_attentionxml.engine import TrainConfig, Trainer
     from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
     from xmcbench_attentionxml.presets import PRESETS
+
+    from xmcbench.deep.batching import FlatTrainingData
+    from xmcbench.deep.engine import TrainConfig, Trainer
 
     cpu = PRESETS["cpu"]
     shape = Shape(

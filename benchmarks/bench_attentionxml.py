@@ -28,12 +28,12 @@ runtime.configure()
 import numpy as np
 import scipy.sparse as sp
 import torch
-from xmcbench_attentionxml.batching import FlatTrainingData
-from xmcbench_attentionxml.engine import TrainConfig, Trainer
 from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
-from xmcbench_attentionxml.predict import PredictConfig, predict_topk
 from xmcbench_attentionxml.presets import PRESETS
 
+from xmcbench.deep.batching import FlatTrainingData
+from xmcbench.deep.engine import TrainConfig, Trainer
+from xmcbench.deep.predict import PredictConfig, predict_topk
 from xmcbench.types import Split
 
 

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 from xmcbench_attentionxml.beam import beam_search
 from xmcbench_attentionxml.levels import LevelTrainer
-from xmcbench_attentionxml.predict import PredictConfig
 from xmcbench_attentionxml.presets import resolve
 from xmcbench_attentionxml.tree import build_tree
 
 from xmcbench.data.resolve import load_dataset
+from xmcbench.deep.predict import PredictConfig
 from xmcbench.plugins import get_plugins
 
 

@@ -28,9 +28,10 @@ import time
 from pathlib import Path
 
 import torch
-from xmcbench_attentionxml.batching import Batch
-from xmcbench_attentionxml.engine import TrainConfig, Trainer
 from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
+
+from xmcbench.deep.batching import Batch
+from xmcbench.deep.engine import TrainConfig, Trainer
 
 VARIANTS = {"lazy": "LazyAdam", "sparseadam": "SparseAdam + Adam", "dense": "dense Adam"}
 

@@ -28,9 +28,10 @@ from pathlib import Path
 def _steps(threads: int, steps: int, args: dict, start: object) -> float:
     """Worker: `steps` training steps with `threads` threads once `start` is set; docs/s."""
     import torch
-    from xmcbench_attentionxml.batching import Batch
-    from xmcbench_attentionxml.engine import TrainConfig, Trainer
     from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
+
+    from xmcbench.deep.batching import Batch
+    from xmcbench.deep.engine import TrainConfig, Trainer
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)

@@ -191,15 +191,15 @@ def worker_ours(job: Job) -> dict[str, float]:
     import dataclasses
 
     import torch
-    from xmcbench_attentionxml import batching
-    from xmcbench_attentionxml.batching import FlatTrainingData
     from xmcbench_attentionxml.candidates import CandidateTrainingData
-    from xmcbench_attentionxml.engine import TrainConfig, Trainer
     from xmcbench_attentionxml.levels import model_config
     from xmcbench_attentionxml.model import AttentionXMLNet
     from xmcbench_attentionxml.params import Hyperparams
     from xmcbench_attentionxml.tree import LabelTree
 
+    from xmcbench.deep import batching
+    from xmcbench.deep.batching import FlatTrainingData
+    from xmcbench.deep.engine import TrainConfig, Trainer
     from xmcbench.types import Split
 
     torch.set_num_threads(1)

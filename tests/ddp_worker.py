@@ -66,10 +66,11 @@ def first_step(
 ) -> tuple[float, dict[str, np.ndarray], int]:
     """Loss, (unclipped, dense) gradients and documents this process ran of one step from seed-0
     weights on the first batch; `sparse`: a sparse-gradient embedding (SparseAdam)."""
-    from xmcbench_attentionxml import distributed
-    from xmcbench_attentionxml.batching import FlatTrainingData
-    from xmcbench_attentionxml.engine import TrainConfig, Trainer
     from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
+
+    from xmcbench.deep import distributed
+    from xmcbench.deep.batching import FlatTrainingData
+    from xmcbench.deep.engine import TrainConfig, Trainer
 
     config = ModelConfig(
         vocab_size=len(dataset.train.vocab),
@@ -147,13 +148,13 @@ def run_tree(out: Path, dataset: Any) -> dict[str, Any]:
 
 
 def _predict_config() -> Any:
-    from xmcbench_attentionxml.predict import PredictConfig
+    from xmcbench.deep.predict import PredictConfig
 
     return PredictConfig(max_len=500, batch_size=128, device=torch.device("cpu"))
 
 
 def main(out: Path) -> None:
-    from xmcbench_attentionxml import distributed
+    from xmcbench.deep import distributed
 
     torch.set_num_threads(1)
     distributed.init(torch.device("cpu"))

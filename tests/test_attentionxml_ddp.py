@@ -23,9 +23,9 @@ if not (torch.distributed.is_available() and torch.distributed.is_gloo_available
     pytest.skip("torch.distributed with gloo is not available", allow_module_level=True)
 
 from ddp_worker import INTERRUPT_AT, PER_PROCESS, first_step, fit_flat, tiny, weights  # noqa: E402
-from xmcbench_attentionxml import distributed  # noqa: E402
-from xmcbench_attentionxml.batching import Batch, shard_batch  # noqa: E402
 
+from xmcbench.deep import distributed  # noqa: E402
+from xmcbench.deep.batching import Batch, shard_batch  # noqa: E402
 from xmcbench.errors import XMCBenchError  # noqa: E402
 
 WORKER = Path(__file__).with_name("ddp_worker.py")

@@ -19,10 +19,10 @@ from xmcbench_attentionxml.candidates import (  # noqa: E402
 from xmcbench_attentionxml.ensemble import average_topk  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig  # noqa: E402
-from xmcbench_attentionxml.predict import PredictConfig  # noqa: E402
 from xmcbench_attentionxml.presets import PRESETS  # noqa: E402
 from xmcbench_attentionxml.tree import compress_tree  # noqa: E402
 
+from xmcbench.deep.predict import PredictConfig  # noqa: E402
 from xmcbench.metrics import precision_at_k  # noqa: E402
 from xmcbench.types import Split  # noqa: E402
 

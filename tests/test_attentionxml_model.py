@@ -12,15 +12,15 @@ import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
-from xmcbench_attentionxml.batching import bucketed_batches, prediction_blocks  # noqa: E402
-from xmcbench_attentionxml.clipping import AdaptiveClipper  # noqa: E402
-from xmcbench_attentionxml.embedding_init import ppmi_svd_embeddings  # noqa: E402
-from xmcbench_attentionxml.encoder import BiLSTMEncoder  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig  # noqa: E402
 from xmcbench_attentionxml.params import FIELDS  # noqa: E402
-from xmcbench_attentionxml.swa import WeightAverage  # noqa: E402
 
+from xmcbench.deep.batching import bucketed_batches, prediction_blocks  # noqa: E402
+from xmcbench.deep.clipping import AdaptiveClipper  # noqa: E402
+from xmcbench.deep.embedding_init import ppmi_svd_embeddings  # noqa: E402
+from xmcbench.deep.encoder import BiLSTMEncoder  # noqa: E402
+from xmcbench.deep.swa import WeightAverage  # noqa: E402
 from xmcbench.types import Split  # noqa: E402
 
 V, L = 40, 6

@@ -11,9 +11,9 @@ import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
-from xmcbench_attentionxml.embedding_init import random_embeddings  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 
+from xmcbench.deep.embedding_init import random_embeddings  # noqa: E402
 from xmcbench.metrics import precision_at_k  # noqa: E402
 from xmcbench.types import Split, TopK  # noqa: E402
 

@@ -10,7 +10,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-import xmcbench_attentionxml.encoder  # noqa: E402
 from xmcbench_baselines.bilstm_maxpool import (  # noqa: E402
     BiLSTMMaxPool,
     BiLSTMMaxPoolConfig,
@@ -19,6 +18,7 @@ from xmcbench_baselines.bilstm_maxpool import (  # noqa: E402
 from xmcbench_baselines.deep_common import dynamic_max_pool  # noqa: E402
 from xmcbench_baselines.xmlcnn import XMLCNN, XMLCNNConfig, XMLCNNNet  # noqa: E402
 
+import xmcbench.deep.encoder  # noqa: E402
 from xmcbench.data.resolve import load_dataset  # noqa: E402
 from xmcbench.metrics import precision_at_k  # noqa: E402
 from xmcbench.plugins import get_plugins  # noqa: E402
@@ -106,8 +106,11 @@ def test_padding_a_document_does_not_change_its_output(make, chunks: int) -> Non
 
 
 def test_bilstm_maxpool_reuses_attentionxmls_encoder_class() -> None:
+    from xmcbench_attentionxml import model as attentionxml_model
+
     net = bilstm_net()
-    assert type(net.encoder) is xmcbench_attentionxml.encoder.BiLSTMEncoder
+    assert type(net.encoder) is xmcbench.deep.encoder.BiLSTMEncoder
+    assert attentionxml_model.BiLSTMEncoder is xmcbench.deep.encoder.BiLSTMEncoder
     tokens, lens = batch([7, 3], 7)
     with torch.no_grad():
         assert net.features(tokens, lens).shape == (2, 2 * 4)  # both directions, max over time

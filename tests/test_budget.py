@@ -11,10 +11,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xmcbench_attentionxml import auto, budget  # noqa: E402
+from xmcbench_attentionxml import auto  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 from xmcbench_attentionxml.params import Hyperparams  # noqa: E402
 
+from xmcbench.deep import budget  # noqa: E402
 from xmcbench.errors import ParamError  # noqa: E402
 
 SMALL = {
@@ -150,7 +151,8 @@ def test_the_loop_leaves_time_for_its_last_validation_and_set_up_counts(
     dataset, tmp_path: Path, monkeypatch
 ) -> None:
     """A step costs 1 s, a validation 5 s, building the embeddings 7 s (a controlled clock)."""
-    from xmcbench_attentionxml import engine, method as method_module
+    from xmcbench.deep import engine
+    from xmcbench.deep import estimator as method_module
 
     clock = {"now": 0.0}
     monkeypatch.setattr(budget, "now", lambda: clock["now"])

@@ -14,8 +14,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from xmcbench_attentionxml import checkpoint  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
+
+from xmcbench.deep import checkpoint  # noqa: E402
 
 # one validation per epoch (135 steps), SWA from step 27 on: a SIGTERM soon after its log line
 # falls between two validations
@@ -166,7 +167,7 @@ def test_a_checkpoint_of_other_code_is_not_resumed(dataset, tmp_path, monkeypatc
     written = json.loads((tmp_path / "resume.json").read_text())["code"]["source"]
     capsys.readouterr()
     monkeypatch.setattr(checkpoint, "source_hash", lambda package: "edited" + package)
-    now = checkpoint.code_version()["source"]
+    now = checkpoint.code_version(["xmcbench_attentionxml"])["source"]  # engine + network
     fit(dataset, tmp_path, FLAT)
     out = capsys.readouterr().out
     assert (

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -10,9 +13,11 @@ import numpy as np
 import pytest
 from helpers import THIRD_PARTY, run_cli
 
-from xmcbench.cli import main, parse_value
+import xmcbench
+from xmcbench.cli import main
 from xmcbench.data.resolve import local_files, resolve_spec
 from xmcbench.plugins import get_plugins
+from xmcbench.values import parse_value
 
 RECORD_KEYS = {
     "schema_version",
@@ -168,3 +173,95 @@ def test_a_value_the_method_rejects_is_one_line_naming_the_method(tmp_path: Path
     )
     assert out.returncode == 2
     assert out.stderr.startswith("error: method 'knn': ") and out.stderr.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_run_and_sweep_read_set_and_config_the_same_way(command, tmp_path: Path, capsys):
+    bad = tmp_path / "params.toml"
+    bad.write_text("epochs = = 3\n")
+    base = [command, "popularity", "--dataset", "synthetic-tiny", "--results", str(tmp_path)]
+    assert main([*base, "--config", str(bad)]) == 2
+    assert capsys.readouterr().err.startswith(f"error: {bad}: not valid TOML: ")
+    assert main([*base, "--set", "epochs"]) == 2
+    assert capsys.readouterr().err == "error: --set expects key=value, got 'epochs'\n"
+    assert main([*base, "--prep", "=1"]) == 2
+    assert capsys.readouterr().err == "error: --prep expects key=value, got '=1'\n"
+    assert not any(tmp_path.glob("synthetic-tiny"))
+
+
+def test_both_module_entry_points_give_the_same_light_command_line():
+    outputs = []
+    for module in ("xmcbench", "xmcbench.cli"):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--help"], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    listed = outputs[0].split("COMMAND", 2)[2]
+    rows = [line for line in listed.splitlines() if line[:4] == "    " and line[4:5] != " "]
+    order = [row.split()[0] for row in rows]
+    assert order == [
+        "run", "compare", "leaderboard", "plugins", "methods", "metrics", "predict", "explain",
+        "embeddings", "report", "sweep", "fuse", "datasets",
+    ]  # fmt: skip
+    listing = (
+        "import sys; from xmcbench.cli import main; assert main(['methods']) == 0; "
+        "print(sorted(m for m in ('torch', 'pandas') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", listing], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip().endswith("[]"), done.stderr
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The xmcbench modules `path` imports anywhere in it (also inside functions)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
+            target = ".".join(filter(None, [base, node.module or ""]))
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.split(".")[0] == "xmcbench"}
+
+
+def _in_cli(module: str) -> bool:
+    return module == "xmcbench.cli" or module.startswith("xmcbench.cli.")
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the xmcbench package under `root` and the xmcbench modules it imports."""
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return {name: _imports(path, name) & set(modules) - {name} for name, path in modules.items()}
+
+
+def in_cycle(graph: dict[str, set[str]], module: str) -> bool:
+    """Whether following imports from `module` leads back to it."""
+    seen, todo = set(), [module]
+    while todo:
+        for target in graph[todo.pop()] - seen:
+            if target == module:
+                return True
+            seen.add(target)
+            todo.append(target)
+    return False
+
+
+def test_no_library_module_imports_the_cli_and_the_cli_is_in_no_import_cycle():
+    graph = import_graph(Path(xmcbench.__file__).parent)
+    assert {"xmcbench.cli.app", "xmcbench.cli.console", "xmcbench.values"} <= set(graph)
+    importers = [
+        name
+        for name, targets in graph.items()
+        if not _in_cli(name) and name != "xmcbench.__main__" and any(map(_in_cli, targets))
+    ]
+    assert importers == []
+    cli_side = [name for name in graph if _in_cli(name)] + ["xmcbench.sweep", "xmcbench.values"]
+    assert [name for name in cli_side if in_cycle(graph, name)] == []

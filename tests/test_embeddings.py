@@ -141,7 +141,7 @@ def test_progress_bar_goes_to_stderr(tmp_path: Path, capsys) -> None:
 def test_glove_init_falls_back_to_ppmi_and_says_how_to_download(monkeypatch):
     """The paper presets ask for "glove": without the download, PPMI-SVD and one clear note."""
     pytest.importorskip("torch")
-    from xmcbench_attentionxml import embedding_init
+    from xmcbench.deep import embedding_init
 
     notes: list[str] = []
     assert embedding_init._downloaded_glove(notes.append) == "ppmi"

@@ -62,17 +62,18 @@ def test_weighted_mean_of_probabilities_by_hand(tiny, tmp_path: Path, capsys) ->
     np.testing.assert_allclose(fused.scores[0, :4], [0.5, 0.45, 0.3, 0.25], atol=1e-6)
     assert np.isneginf(fused.scores[0, 4]) and (fused.labels == fused.labels[0]).all()
     record = read_record(path)
-    assert record["params"] == {
+    assert record.params == {
         "combine": "score",
         "runs": ["20260101T000000Z-deep", "20260101T000000Z-linear"],
         "methods": ["deep", "linear"],
         "weights": [0.5, 0.5],
     }
-    assert record["dataset_hash"] == tiny.content_hash and record["model_bytes"] == 200
-    assert record["timing"]["train_s"] == 4.0  # both sources must train
+    assert record.dataset_hash == tiny.content_hash and record.model_bytes == 200
+    assert record.train_s == 4.0  # both sources must train
+    assert [s["method"] for s in record.extra["fusion"]["sources"]] == ["deep", "linear"]
     expected = evaluate_topk(fused, tiny, list(get_plugins().metrics), (1, 3, 5))
-    assert record["metrics"] == pytest.approx(expected)
-    assert record["metrics"]["p@1"] == pytest.approx(float(tiny.test.labels[:, 2].mean()))
+    assert record.metrics == pytest.approx(expected)
+    assert record.metrics["p@1"] == pytest.approx(float(tiny.test.labels[:, 2].mean()))
 
 
 def test_weights_scores_off_scale_and_rank_fusion() -> None:
@@ -129,12 +130,12 @@ def test_real_runs_save_deep_rankings_and_their_fusion_shows_in_compare(
         assert main([*argv, "--quiet"]) == 0
     (plt,) = tmp_path.glob("synthetic-tiny/plt/*.json")
     record = read_record(plt)
-    assert (record["topk_k"], record["ranking_k"]) == (5, tiny.n_labels)  # top 100, 48 labels
+    assert (record.topk_k, record.ranking_k) == (5, tiny.n_labels)  # top 100, 48 labels
     top, deep = load_topk(plt), load_ranking(plt)
     assert top.k == 5 and deep.k == tiny.n_labels
     assert np.array_equal(deep.labels[:, :5], top.labels)
     assert (np.diff(deep.scores, axis=1) <= 0).all()  # float16 tail still ranked
-    assert record["metrics"] == pytest.approx(
+    assert record.metrics == pytest.approx(
         evaluate_topk(top, tiny, list(get_plugins().metrics), (1, 3, 5))
     )
     capsys.readouterr()

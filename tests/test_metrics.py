@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xmcbench.metrics import (
+    DEFAULT_KS,
     evaluate,
     inverse_propensity,
     ndcg_at_k,
@@ -18,6 +19,7 @@ from xmcbench.metrics import (
     psndcg_at_k,
     psprecision_at_k,
 )
+from xmcbench.registry import MetricSpec
 
 D2, D3 = 1 / math.log2(3), 1 / math.log2(4)  # discounts at ranks 2 and 3: 0.63093, 0.5
 
@@ -121,6 +123,20 @@ def test_evaluate_keys_and_values_match_single_metrics() -> None:
     assert set(plain) == {"p@2", "ndcg@2"}
     # @2: hits row0 2, row1 1, row3 1 -> 4/8
     assert plain["p@2"] == pytest.approx(0.5)
+
+
+def test_evaluate_scores_at_the_papers_cutoffs_by_default() -> None:
+    assert DEFAULT_KS == (1, 3, 5)
+    assert list(evaluate(PRED, TRUTH)) == [f"{m}@{k}" for k in (1, 3, 5) for m in ("p", "ndcg")]
+
+
+def test_a_metric_spec_shows_its_name_upper_cased_unless_labelled() -> None:
+    spec = MetricSpec("recall", precision_at_k)
+    assert (spec.label, spec.order, spec.higher_is_better) == ("RECALL", 100, True)
+    assert MetricSpec("ndcg", ndcg_at_k, label="N", order=1).label == "N"
+    for bad in ("recall@5", "Recall", ""):  # the name becomes the "<name>@k" of records
+        with pytest.raises(ValueError, match="metric name"):
+            MetricSpec(bad, precision_at_k)
 
 
 def test_no_labels_anywhere_gives_zero_not_nan() -> None:

@@ -10,14 +10,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from torch import nn  # noqa: E402
-from xmcbench_attentionxml import distributed  # noqa: E402
-from xmcbench_attentionxml.batching import Batch  # noqa: E402
-from xmcbench_attentionxml.engine import TrainConfig, Trainer, build_optimizers  # noqa: E402
 from xmcbench_attentionxml.method import AttentionXML  # noqa: E402
 from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig  # noqa: E402
-from xmcbench_attentionxml.optim import LazyAdam  # noqa: E402
 from xmcbench_attentionxml.params import Hyperparams  # noqa: E402
 
+from xmcbench.deep import distributed  # noqa: E402
+from xmcbench.deep.batching import Batch  # noqa: E402
+from xmcbench.deep.engine import TrainConfig, Trainer, build_optimizers  # noqa: E402
+from xmcbench.deep.optim import LazyAdam  # noqa: E402
 from xmcbench.errors import ParamError  # noqa: E402
 
 VOCAB, LABELS = 40, 30

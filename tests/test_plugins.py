@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 import textwrap
@@ -15,6 +17,7 @@ from helpers import THIRD_PARTY, run_cli
 from xmcbench.errors import UnknownNameError
 from xmcbench.hookspecs import hookimpl
 from xmcbench.plugins import load_plugins
+from xmcbench.registry import DatasetSpec
 
 
 def builtin_eps() -> list[EntryPoint]:
@@ -53,6 +56,67 @@ def test_a_misspelled_hook_fails_its_plugin_loudly():
     assert "unknown hook 'register_method'" in plugins.info["typo"].error
     assert "register_methods" in plugins.info["typo"].error
     assert "x" not in plugins.methods and "popularity" in plugins.methods
+
+
+def test_a_stray_hook_name_skips_only_its_plugin_and_names_the_closest_hook():
+    stray = module_with(
+        "stray",
+        register_metrics=lambda register: register("stray", len),
+        regster_methods=lambda register: register("x", "a:b"),  # not even "register_"
+    )
+    fine = module_with("fine", register_methods=lambda register: register("fine", "a:b"))
+    plugins = load_plugins(builtin_eps(), modules=[("stray", stray), ("fine", fine)])
+    error = plugins.info["stray"].error
+    assert "unknown hook 'regster_methods'" in error and "did you mean 'register_methods'" in error
+    assert [f.name for f in plugins.failures] == ["stray"]
+    assert "stray" not in plugins.metrics  # its valid hook did not run either
+    assert {"fine", "popularity"} <= {m.name for m in plugins.methods}
+
+
+def test_a_hook_that_raises_registers_nothing_from_its_plugin():
+    def methods(register):
+        register("half", "a:b")
+
+    def datasets(register):
+        register(DatasetSpec("half-data"))
+        raise RuntimeError("no GPU driver")
+
+    half = module_with("half", register_methods=methods, register_datasets=datasets)
+    after = module_with("after", register_methods=lambda register: register("after", "a:b"))
+    plugins = load_plugins(builtin_eps(), modules=[("half", half), ("after", after)])
+    assert plugins.info["half"].error == "register_datasets failed: RuntimeError: no GPU driver"
+    assert "half" not in plugins.methods and "half-data" not in plugins.datasets
+    assert "after" in plugins.methods and plugins.info["after"].error is None
+    assert "popularity" in plugins.methods and "p" in plugins.metrics
+
+
+def test_a_duplicate_name_rolls_back_what_the_plugin_registered_before_it():
+    def methods(register):
+        register("fresh", "a:b", aliases=("fresh-alias",))
+        register("popularity", "a:b")
+
+    plugins = load_plugins(
+        builtin_eps(), modules=[("dup", module_with("dup", register_methods=methods))]
+    )
+    assert "registered twice" in plugins.info["dup"].error
+    assert "fresh" not in plugins.methods and "fresh-alias" not in plugins.methods
+    assert plugins.methods.get("popularity").plugin == "builtin"
+
+
+def test_cli_warns_in_one_line_about_a_stray_hook_and_keeps_the_other_plugins(tmp_path: Path):
+    dist = tmp_path / "xmcbench_typo-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: xmcbench-typo\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[xmcbench]\ntypo = xmcbench_typo\n")
+    (tmp_path / "xmcbench_typo.py").write_text(
+        "from xmcbench import hookimpl\n\n"
+        "@hookimpl\ndef register_metric(register):\n    register('typo', len)\n"
+    )
+    out = run_cli("methods", extra_path=tmp_path)
+    assert out.returncode == 0 and "popularity" in out.stdout
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("warning: plugin 'typo' ")
+    assert "'register_metric'" in line and "did you mean 'register_metrics'" in line
 
 
 def test_duplicate_names_are_an_error_naming_both_plugins():
@@ -137,3 +201,25 @@ def test_third_party_method_and_metric_run_end_to_end_without_core_changes(tmp_p
     assert record["params"] == {"neighbours": 5}
     assert {"recall@1", "recall@5", "p@1", "psp@5"} <= set(record["metrics"])
     assert 0.0 <= record["metrics"]["recall@5"] <= 1.0
+
+    table = run_cli(
+        "compare", "--metrics", "p@k,recall@k", "--results", str(results), "--format", "csv",
+        extra_path=THIRD_PARTY, check=True,
+    )  # fmt: skip
+    header = table.stdout.splitlines()[0].split(",")
+    assert header[header.index("P@1") :][:6] == [
+        "P@1",
+        "P@3",
+        "P@5",
+        "Recall@1",
+        "Recall@3",
+        "Recall@5",
+    ]
+    shown = float(next(r for r in csv.DictReader(io.StringIO(table.stdout)))["Recall@5"])
+    assert shown == pytest.approx(100 * record["metrics"]["recall@5"], abs=0.005)
+    typo = run_cli(
+        "compare", "--metrics", "p@k,recal@k", "--results", str(results), extra_path=THIRD_PARTY
+    )
+    assert typo.returncode != 0 and typo.stderr.count("\n") == 1
+    assert typo.stderr.startswith("error: unknown metric 'recal@k'; did you mean 'recall@k'")
+    assert "known: p@k, ndcg@k (or n@k), psp@k, psndcg@k (or psn@k), recall@k" in typo.stderr

@@ -24,7 +24,7 @@ from xmcbench.errors import XMCBenchError  # noqa: E402
 from xmcbench.explain import explain_document, resolve_label  # noqa: E402
 from xmcbench.explain_render import explanation_html  # noqa: E402
 from xmcbench.plugins import get_plugins  # noqa: E402
-from xmcbench.predict_cli import predict_texts, read_texts  # noqa: E402
+from xmcbench.predict import predict_texts, read_texts  # noqa: E402
 from xmcbench.results.lookup import find_run  # noqa: E402
 from xmcbench.results.store import load_topk  # noqa: E402
 from xmcbench.types import Split  # noqa: E402
@@ -303,5 +303,9 @@ def test_tree_attention_uses_each_trees_leaf_level_for_the_label() -> None:
 def test_a_network_without_attention_says_so() -> None:
     from xmcbench_baselines.xmlcnn import XMLCNN
 
-    with pytest.raises(NotImplementedError, match="no label attention"):
-        XMLCNN(device="cpu").attention(tiny_split([3]), np.arange(1), np.array([[0]]))
+    from xmcbench.capabilities import attention_weights, has_attention
+
+    method = XMLCNN(device="cpu")
+    assert not has_attention(method) and has_attention(AttentionXML(device="cpu"))
+    with pytest.raises(XMCBenchError, match="'xml-cnn' does not expose attention weights"):
+        attention_weights(method, "xml-cnn", tiny_split([3]), np.arange(1), np.array([[0]]))

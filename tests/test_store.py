@@ -78,11 +78,11 @@ def test_write_and_load_round_trip(tmp_path):
     assert files_in(path.parent) == {f"{run_id}.json", f"{run_id}.topk.npz"}  # no tmp files left
 
     (loaded,) = load_records(tmp_path, include_reported=False)
-    assert loaded["run_id"] == run_id
-    assert loaded["topk_file"] == f"{run_id}.topk.npz"
-    assert loaded["_path"] == str(path)
-    assert loaded["metrics"] == make_record()["metrics"]
-    assert loaded["params"] == make_record()["params"]
+    assert loaded.run_id == run_id
+    assert loaded.topk_file == f"{run_id}.topk.npz"
+    assert loaded.path == path
+    assert loaded.metrics == make_record()["metrics"]
+    assert loaded.params == make_record()["params"]
 
     back = load_topk(path)
     assert back.labels.dtype == np.int32 and back.scores.dtype == np.float32
@@ -101,7 +101,7 @@ def test_refuses_to_overwrite_an_existing_run(tmp_path):
     with pytest.raises(XMCBenchError, match="already exists"):
         write_run(tmp_path, make_record(run_id="r1", metrics={"p@1": 0.1}), make_topk(offset=9))
     (kept,) = load_records(tmp_path, include_reported=False)
-    assert kept["metrics"]["p@1"] == 0.85
+    assert kept.metrics["p@1"] == 0.85
     assert load_topk(tmp_path / "eurlex-4k" / "attentionxml" / "r1.json").labels[0, 0] == 0
 
 
@@ -152,9 +152,9 @@ def test_concurrent_writers_all_land(tmp_path):
         paths = list(pool.map(job, range(16)))
     assert len(set(paths)) == 16
     records = load_records(tmp_path, include_reported=False)
-    assert sorted(r["seed"] for r in records) == list(range(16))
+    assert sorted(r.seed for r in records) == list(range(16))
     for r in records:  # every json points at its own npz
-        assert load_topk(Path(r["_path"])).labels[0, 0] == r["seed"]
+        assert load_topk(r.path).labels[0, 0] == r.seed
     assert not [p for p in (tmp_path / "eurlex-4k" / "attentionxml").iterdir() if p.name[0] == "."]
 
 
@@ -190,7 +190,7 @@ def test_broken_json_is_reported_by_name_and_skipped(tmp_path):
     with pytest.warns(RecordWarning, match=r"broken-run\.json: not valid JSON") as caught:
         records = load_records(tmp_path, include_reported=False)
     assert len(caught) == 1 and "\n" not in str(caught[0].message)
-    assert [r["method"] for r in records] == ["attentionxml"]
+    assert [r.method for r in records] == ["attentionxml"]
     with pytest.raises(XMCBenchError, match=r"broken-run\.json"):
         load_records(tmp_path, strict=True)
 
@@ -216,9 +216,9 @@ def test_load_records_adds_or_drops_reported_rows(tmp_path):
     write_run(tmp_path, make_record(), make_topk())
     write_run(tmp_path, make_record(source="reported", method="parabel"), make_topk())
     measured = load_records(tmp_path, include_reported=False)
-    assert [r["source"] for r in measured] == ["measured"]
+    assert [r.source for r in measured] == ["measured"]
     everything = load_records(tmp_path)
-    reported = [r for r in everything if r["source"] == "reported"]
+    reported = [r for r in everything if r.is_reported]
     assert len(reported) == 1 + 59  # the file above plus the paper's rows
     assert load_records(tmp_path / "missing", include_reported=False) == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import types
 from html.parser import HTMLParser
 from typing import ClassVar
 
@@ -169,6 +170,45 @@ def test_unknown_metric_suggests_a_name(spec, hint):
 def test_bad_metric_specs_raise(spec):
     with pytest.raises(XMCBenchError, match="unknown metric"):
         compare_table([run("parabel", 0.8)], metrics=[spec])
+
+
+def lossy_plugins():
+    """The built-in metrics plus a plugin's lower-is-better `loss`, labelled and placed first."""
+    from importlib.metadata import entry_points
+
+    from xmcbench.hookspecs import hookimpl
+    from xmcbench.plugins import load_plugins
+
+    module = types.ModuleType("lossy")
+    module.register_metrics = hookimpl(
+        lambda register: register("loss", len, label="Loss", order=-1, higher_is_better=False)
+    )
+    builtin = [ep for ep in entry_points(group="xmcbench") if ep.name == "builtin"]
+    return load_plugins(builtin, modules=[("lossy", module)])
+
+
+def test_a_plugin_metric_is_a_column_with_its_label_place_and_direction():
+    registry = lossy_plugins().metrics
+    records = [run("parabel", 0.80), run("bonsai", 0.85)]
+    records[0]["metrics"]["loss@1"], records[1]["metrics"]["loss@1"] = 0.2, 0.3
+    (table,) = compare_table(records, metrics="p@1,loss@1", registry=registry)
+    assert table.columns == ("Method", "Runs", "P@1", "Loss@1")
+    assert is_best(table, "bonsai", "P@1") and not is_best(table, "parabel", "P@1")
+    assert is_best(table, "parabel", "Loss@1") and not is_best(table, "bonsai", "Loss@1")
+    assert sorted(["p@1", "psp@1", "loss@3", "loss@1"], key=registry.sort_key) == [
+        "loss@1", "loss@3", "p@1", "psp@1",
+    ]  # fmt: skip
+
+
+def test_an_unknown_metric_error_names_every_known_one():
+    registry = lossy_plugins().metrics
+    assert expand_metrics("LOSS@k", ks=(1, 5), registry=registry) == ["loss@1", "loss@5"]
+    with pytest.raises(XMCBenchError) as error:
+        expand_metrics("p@k,los@k", registry=registry)
+    message = str(error.value)
+    assert message.startswith("unknown metric 'los@k'; did you mean 'loss@k'")
+    assert "known: loss@k, p@k, ndcg@k (or n@k), psp@k, psndcg@k (or psn@k)" in message
+    assert "\n" not in message
 
 
 # --------------------------------------------------------------------------- grouping and labels

@@ -58,17 +58,29 @@ def register_datasets(register: Callable[..., Any]) -> None:
 def register_metrics(register: Callable[..., Any]) -> None:
     from . import metrics
 
-    register("p", metrics.precision_at_k, description="precision at k")
-    register("ndcg", metrics.ndcg_at_k, description="normalised DCG at k")
+    register("p", metrics.precision_at_k, description="precision at k", label="P", order=0)
+    register(
+        "ndcg",
+        metrics.ndcg_at_k,
+        description="normalised DCG at k",
+        label="N",
+        order=1,
+        aliases=("n",),
+    )
     register(
         "psp",
         metrics.psprecision_at_k,
         needs_propensity=True,
         description="propensity-scored precision at k (normalised as pyxclib)",
+        label="PSP",
+        order=2,
     )
     register(
         "psndcg",
         metrics.psndcg_at_k,
         needs_propensity=True,
         description="propensity-scored nDCG at k (normalised as pyxclib)",
+        label="PSnDCG",
+        order=3,
+        aliases=("psn",),
     )

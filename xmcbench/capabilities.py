@@ -6,10 +6,20 @@ Attention: a method that can say where it looked exposes
 (``labels`` is (len(rows), c)). Each column sums to 1 over the document's tokens (tokens the
 model never read, past its own length limit, weigh 0). A method whose class has the capability
 but whose configuration does not (a subclass without attention) raises NotImplementedError.
+
+Merge: a method whose separately trained parts (say the trees of an ensemble, trained as
+``tree_id=i`` jobs) combine into one model exposes ``merge(paths) -> method``, a classmethod
+over saved model folders.
+
+A capability is declared by the method's own class defining it, never inherited from a shared
+base: the deep methods' base (`xmcbench.deep.estimator.DeepEstimator`) defines neither, so a
+network without attention (XML-CNN) does not appear to have it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -17,7 +27,7 @@ import numpy as np
 from .errors import XMCBenchError
 from .types import Split
 
-__all__ = ["AttentionMethod", "attention_weights", "has_attention"]
+__all__ = ["AttentionMethod", "MergeableMethod", "attention_weights", "can_merge", "has_attention"]
 
 
 @runtime_checkable
@@ -30,6 +40,19 @@ class AttentionMethod(Protocol):
 def has_attention(method: Any) -> bool:
     """Whether `method` offers the attention capability at all."""
     return callable(getattr(method, "attention", None))
+
+
+@runtime_checkable
+class MergeableMethod(Protocol):
+    """A method whose saved parts (separately trained trees) merge into one model."""
+
+    @classmethod
+    def merge(cls, paths: Sequence[Path]) -> Any: ...
+
+
+def can_merge(method: Any) -> bool:
+    """Whether `method` (a method or its class) offers the merge capability."""
+    return callable(getattr(method, "merge", None))
 
 
 def attention_weights(

@@ -16,6 +16,7 @@ import numpy as np
 from .capabilities import attention_weights
 from .errors import XMCBenchError
 from .plugins import Plugins
+from .results.record import RunRecord
 from .saved_run import load_run_dataset, load_run_method
 from .types import Split
 
@@ -57,9 +58,10 @@ def resolve_label(spec: str, names: Sequence[str]) -> int:
 
 
 def explain_document(
-    record: Mapping[str, Any], doc: int, label: str, plugins: Plugins, *, k: int = 5
+    record: RunRecord | Mapping[str, Any], doc: int, label: str, plugins: Plugins, *, k: int = 5
 ) -> Explanation:
     """Attention of test document `doc` to `label` and the top-k predictions, for one run."""
+    record = RunRecord.coerce(record)
     dataset = load_run_dataset(record, plugins, progress=False)
     test = dataset.test
     if not 0 <= doc < len(test):
@@ -72,11 +74,11 @@ def explain_document(
         raise XMCBenchError(f"test document {doc} of {dataset.name} has no tokens to weigh")
     method = load_run_method(record, plugins)
     rows = np.array([doc])
-    (block,) = attention_weights(method, record["method"], test, rows, np.array([[label_id]]))
+    (block,) = attention_weights(method, record.method, test, rows, np.array([[label_id]]))
     truth = set(test.labels[doc].indices.tolist())
     return Explanation(
-        run_id=str(record.get("run_id", "")),
-        method=record["method"],
+        run_id=record.run_id or "",
+        method=record.method,
         dataset=dataset.name,
         doc=doc,
         doc_id=None if test.ids is None else test.ids[doc],

@@ -18,11 +18,11 @@ on the run's prepared dataset; the record's ``params`` list the source runs, met
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +30,13 @@ import numpy as np
 
 from . import __version__
 from .errors import XMCBenchError
+from .metrics import DEFAULT_KS
 from .plugins import Plugins
 from .results.lookup import find_run
+from .results.record import RunRecord, timestamp
 from .results.store import load_ranking, new_run_id, write_run
 from .runner import (
-    DEFAULT_KS,
     RANKING_K,
-    SCHEMA_VERSION,
     environment,
     evaluate_topk,
     peak_rss_mb,
@@ -146,8 +146,13 @@ def fuse_rankings(
 @dataclass(frozen=True)
 class _Source:
     path: Path
-    record: dict[str, Any]
+    record: RunRecord
     ranking: TopK
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, or its file's name for a record without one."""
+        return self.record.run_id or self.path.stem
 
 
 def fuse_runs(
@@ -174,7 +179,7 @@ def fuse_runs(
     dataset = load_run_dataset(sources[0].record, plugins, progress=False)
     notes: list[str] = []
     for source in sources:
-        rid = source.record.get("run_id", source.path.stem)
+        rid = source.run_id
         if len(source.ranking) != len(dataset.test):
             raise XMCBenchError(
                 f"run {rid}: {len(source.ranking)} ranked documents, but its dataset has "
@@ -194,7 +199,7 @@ def fuse_runs(
     for source, scale in zip(sources, scales, strict=True):
         if scale == MIN_MAX:
             notes.append(
-                f"run {source.record.get('run_id')}: scores outside [0, 1], scaled min-max per "
+                f"run {source.run_id}: scores outside [0, 1], scaled min-max per "
                 "document before averaging"
             )
     depth = max(max(DEFAULT_KS), *(r.k for r in rankings))
@@ -203,8 +208,12 @@ def fuse_runs(
     fuse_s = time.perf_counter() - started
     metrics = evaluate_topk(fused, dataset, list(plugins.metrics), DEFAULT_KS)
     record = _fused_record(sources, parsed_weights, scales, method, combine, metrics, dataset)
-    record["timing"] = _fused_timing(sources, fuse_s, len(dataset.test))
-    record.update(run_id=new_run_id(), env=environment("cpu"))
+    record = dataclasses.replace(
+        record,
+        run_id=new_run_id(),
+        timing=_fused_timing(sources, fuse_s, len(dataset.test)),
+        env=environment("cpu"),
+    )
     path = write_run(Path(results_dir), record, fused, head=max(DEFAULT_KS))
     return FusionResult(path=path, notes=tuple(notes))
 
@@ -213,27 +222,28 @@ def _load_sources(runs: Sequence[str], results_dir: Path) -> list[_Source]:
     """Resolve each RUN, refuse duplicates, reported rows and runs on different data."""
     sources: list[_Source] = []
     for run in runs:
-        path, record = find_run(run, results_dir)
-        rid = record.get("run_id", path.stem)
-        if record.get("source") == "reported":
+        path, found = find_run(run, results_dir)
+        record = RunRecord.coerce(found)
+        rid = record.run_id or path.stem
+        if record.is_reported:
             raise XMCBenchError(f"run {rid}: a reported result has no predictions to fuse")
-        if any(s.record.get("run_id", s.path.stem) == rid for s in sources):
+        if any(s.run_id == rid for s in sources):
             raise XMCBenchError(f"run {rid} is given twice")
-        if not record.get("dataset_hash"):
+        if not record.dataset_hash:
             raise XMCBenchError(f"run {rid}: the record has no dataset_hash to match data by")
         first = sources[0].record if sources else record
-        if record["dataset_hash"] != first["dataset_hash"]:
+        if record.dataset_hash != first.dataset_hash:
             raise XMCBenchError(
-                f"runs {first.get('run_id')} ({_data_of(first)}) and {rid} ({_data_of(record)}) "
+                f"runs {first.run_id} ({_data_of(first)}) and {rid} ({_data_of(record)}) "
                 "are on different data; only runs on the same prepared dataset can be fused"
             )
         sources.append(_Source(path=path, record=record, ranking=load_ranking(path)))
     return sources
 
 
-def _data_of(record: dict[str, Any]) -> str:
-    digest = record.get("dataset_hash") or "no hash"
-    return f"{record.get('dataset')}, data {digest[:12]}"
+def _data_of(record: RunRecord) -> str:
+    digest = record.dataset_hash or "no hash"
+    return f"{record.dataset}, data {digest[:12]}"
 
 
 def _fused_record(
@@ -244,56 +254,55 @@ def _fused_record(
     combine: str,
     metrics: dict[str, float],
     dataset: Dataset,
-) -> dict[str, Any]:
+) -> RunRecord:
     """A record like a run's, its params naming the sources; its size is theirs together."""
     records = [s.record for s in sources]
     first = records[0]
-    seeds = {r.get("seed") for r in records}
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": "measured",
-        "citation": None,
-        "method": method,
-        "plugin": "xmcbench",
-        "plugin_version": __version__,
-        "params": {
+    seeds = {r.seed for r in records}
+    return RunRecord(
+        created_at=timestamp(),
+        method=method,
+        plugin="xmcbench",
+        plugin_version=__version__,
+        params={
             "combine": combine,
-            "runs": [r.get("run_id") for r in records],
-            "methods": [r.get("method") for r in records],
+            "runs": [r.run_id for r in records],
+            "methods": [r.method for r in records],
             "weights": [round(w, 6) for w in weights],
         },
-        "seed": seeds.pop() if len(seeds) == 1 else None,
-        "dataset": first["dataset"],
-        "dataset_hash": first["dataset_hash"],
-        "n_train": first.get("n_train", len(dataset.train)),
-        "n_valid": first.get("n_valid", 0),
-        "n_test": len(dataset.test),
-        "n_labels": dataset.n_labels,
-        "metrics": metrics,
-        "propensity": {"a": dataset.propensity_a, "b": dataset.propensity_b},
-        "model_bytes": sum(int(r.get("model_bytes") or 0) for r in records),
-        "model_dir": None,
-        "prep": dict(first.get("prep") or {}),
-        "fusion": {
-            "sources": [
-                {
-                    "run_id": s.record.get("run_id"),
-                    "method": s.record.get("method"),
-                    "weight": w,
-                    "record": str(s.path),
-                    "ranking_k": s.ranking.k,
-                    "scale": scale,
-                }
-                for s, w, scale in zip(sources, weights, scales, strict=True)
-            ],
+        seed=seeds.pop() if len(seeds) == 1 else None,
+        dataset=first.dataset,
+        dataset_hash=first.dataset_hash,
+        n_train=first.n_train if first.n_train is not None else len(dataset.train),
+        n_valid=first.n_valid if first.n_valid is not None else 0,
+        n_test=len(dataset.test),
+        n_labels=dataset.n_labels,
+        metrics=metrics,
+        propensity={"a": dataset.propensity_a, "b": dataset.propensity_b},
+        model_bytes=sum(int(r.model_bytes or 0) for r in records),
+        model_dir=None,
+        prep=dict(first.prep),
+        extra={
+            "fusion": {
+                "sources": [
+                    {
+                        "run_id": s.record.run_id,
+                        "method": s.record.method,
+                        "weight": w,
+                        "record": str(s.path),
+                        "ranking_k": s.ranking.k,
+                        "scale": scale,
+                    }
+                    for s, w, scale in zip(sources, weights, scales, strict=True)
+                ],
+            },
         },
-    }
+    )
 
 
 def _fused_timing(sources: Sequence[_Source], fuse_s: float, n_test: int) -> dict[str, Any]:
     """The cost of the fused model: every source trains and predicts, then the fusion runs."""
-    timings = [s.record.get("timing") or {} for s in sources]
+    timings = [s.record.timing or {} for s in sources]
     predict_s = sum(t.get("predict_s") or 0.0 for t in timings) + fuse_s
     return {
         "train_s": round(sum(t.get("train_s") or 0.0 for t in timings), 3),

@@ -43,6 +43,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "DEFAULT_KS",
     "evaluate",
     "inverse_propensity",
     "ndcg_at_k",
@@ -55,6 +56,8 @@ LabelLists: TypeAlias = Sequence[Sequence[int]]
 SparseLike: TypeAlias = "sp.spmatrix | sp.sparray"
 TruthLike: TypeAlias = "SparseLike | np.ndarray | LabelLists"
 PredLike: TypeAlias = "np.ndarray | LabelLists"
+
+DEFAULT_KS: tuple[int, ...] = (1, 3, 5)  # the cut-offs every run is scored at, as the paper's
 
 
 # --------------------------------------------------------------------------- propensity
@@ -343,7 +346,7 @@ def psndcg_at_k(
 def evaluate(
     pred: PredLike,
     truth: TruthLike,
-    ks: Sequence[int] = (1, 3, 5),
+    ks: Sequence[int] = DEFAULT_KS,
     inv_prop: np.ndarray | Sequence[float] | None = None,
 ) -> dict[str, float]:
     """All metrics at every k in ``ks`` from one shared hit matrix.

@@ -1,11 +1,13 @@
 """Load plugins from the `xmcbench` entry-point group and collect what they register.
 
-Built-in plugins are found exactly like third-party ones. A plugin that fails to import, or
-whose hook raises, is reported with its name and reason while every other plugin keeps working.
+Built-in plugins are found exactly like third-party ones. A plugin that fails to import,
+implements a hook that does not exist, or whose hook raises is reported with its name and reason,
+registers nothing, and every other plugin keeps working.
 """
 
 from __future__ import annotations
 
+import difflib
 import functools
 import sys
 from collections.abc import Callable, Iterable
@@ -17,9 +19,19 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .registry import DatasetSpec, MethodSpec, MetricSpec, Registry
+from .registry import (
+    PLUGIN_METRIC_ORDER,
+    DatasetSpec,
+    MethodSpec,
+    MetricRegistry,
+    MetricSpec,
+    Registry,
+)
 
 ENTRY_POINT_GROUP = "xmcbench"
+HOOKS: tuple[str, ...] = tuple(
+    sorted(name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "xmcbench_spec"))
+)  # the hooks a plugin may implement
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class Plugins:
 
     methods: Registry[MethodSpec] = field(default_factory=lambda: Registry("method"))
     datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
-    metrics: Registry[MetricSpec] = field(default_factory=lambda: Registry("metric"))
+    metrics: MetricRegistry = field(default_factory=MetricRegistry)
     info: dict[str, PluginInfo] = field(default_factory=dict)
 
     @property
@@ -87,15 +99,29 @@ def _register_dataset(plugin: str, registry: Registry[DatasetSpec]) -> Callable[
     return register
 
 
-def _register_metric(plugin: str, registry: Registry[MetricSpec]) -> Callable[..., None]:
+def _register_metric(plugin: str, registry: MetricRegistry) -> Callable[..., None]:
     def register(
         name: str,
         function: Callable[..., float],
         *,
         needs_propensity: bool = False,
         description: str = "",
+        label: str = "",
+        order: int = PLUGIN_METRIC_ORDER,
+        higher_is_better: bool = True,
+        aliases: Iterable[str] = (),
     ) -> None:
-        registry.add(MetricSpec(name, function, needs_propensity, description, plugin))
+        spec = MetricSpec(
+            name,
+            function,
+            needs_propensity,
+            description,
+            plugin,
+            label=label,
+            order=order,
+            higher_is_better=higher_is_better,
+        )
+        registry.add(spec, tuple(aliases))
 
     return register
 
@@ -104,7 +130,12 @@ def load_plugins(
     eps: Iterable[EntryPoint] | None = None,
     modules: Iterable[tuple[str, ModuleType]] = (),
 ) -> Plugins:
-    """Import every entry point of the group (plus `modules`, for tests) and run their hooks."""
+    """Import every entry point of the group (plus `modules`, for tests) and run their hooks.
+
+    Each plugin stands alone: one that fails to import, implements a hook that does not exist
+    (a misspelling) or whose hook raises is recorded in `info` with the reason, registers
+    nothing at all, and leaves every other plugin loading as usual.
+    """
     pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
     pm.add_hookspecs(hookspecs)
     plugins = Plugins()
@@ -117,61 +148,73 @@ def load_plugins(
     for name, module in modules:
         candidates.append((name, lambda module=module: module, "", ""))
 
+    loaded: list[str] = []
     for name, load, dist, version in candidates:
+        plugins.info[name] = PluginInfo(name, dist, version)
         try:
             pm.register(load(), name=name)
         except Exception as exc:  # a broken plugin must not break the others
-            plugins.info[name] = PluginInfo(name, dist, version, error=_describe(exc))
+            _fail(plugins, name, _describe(exc))
             continue
-        plugins.info[name] = PluginInfo(name, dist, version)
+        unknown = _unknown_hooks(pm, name)
+        if unknown:
+            pm.unregister(name=name)
+            _fail(plugins, name, _unknown_hooks_reason(unknown))
+            continue
+        loaded.append(name)
+    for name in loaded:
+        _run_hooks(pm, name, plugins)
+    return plugins
 
-    _drop_plugins_with_unknown_hooks(pm, plugins)
 
+def _fail(plugins: Plugins, name: str, reason: str) -> None:
+    """Record why plugin `name` failed (its entry stays, with the reason)."""
+    info = plugins.info[name]
+    plugins.info[name] = PluginInfo(info.name, info.distribution, info.version, error=reason)
+
+
+def _unknown_hooks(pm: pluggy.PluginManager, name: str) -> list[str]:
+    """Hooks plugin `name` implements that no spec defines (pluggy's check_pending, per plugin)."""
+    plugin = pm.get_plugin(name)
+    callers = pm.get_hookcallers(plugin) or []
+    return sorted(
+        caller.name
+        for caller in callers
+        if not caller.has_spec()
+        and any(i.plugin_name == name and not i.optionalhook for i in caller.get_hookimpls())
+    )
+
+
+def _unknown_hooks_reason(hooks: list[str]) -> str:
+    """``implements unknown hook 'x' (did you mean 'y'?)``: each with the closest valid hook."""
+    named = []
+    for hook in hooks:
+        closest = difflib.get_close_matches(hook, HOOKS, n=1, cutoff=0.0)
+        named.append(f"{hook!r}" + (f" (did you mean {closest[0]!r}?)" if closest else ""))
+    plural = "s" if len(hooks) > 1 else ""
+    return f"implements unknown hook{plural} {', '.join(named)}; valid hooks: {', '.join(HOOKS)}"
+
+
+def _run_hooks(pm: pluggy.PluginManager, name: str, plugins: Plugins) -> None:
+    """Run plugin `name`'s hooks; if one raises, undo everything the plugin registered."""
     hooks = (
         ("register_methods", _register_method, plugins.methods),
         ("register_datasets", _register_dataset, plugins.datasets),
         ("register_metrics", _register_metric, plugins.metrics),
     )
+    saved = [(registry, registry.snapshot()) for _, _, registry in hooks]
     for hook_name, make_register, registry in hooks:
         for impl in getattr(pm.hook, hook_name).get_hookimpls():
-            if plugins.info[impl.plugin_name].error:
+            if impl.plugin_name != name:
                 continue
+            register = make_register(name, registry)
             try:
-                impl.function(register=make_register(impl.plugin_name, registry))
+                impl.function(**{arg: register for arg in impl.argnames})
             except Exception as exc:
-                previous = plugins.info[impl.plugin_name]
-                reason = f"{hook_name} failed: {_describe(exc)}"
-                plugins.info[impl.plugin_name] = PluginInfo(
-                    previous.name, previous.distribution, previous.version, error=reason
-                )
-    return plugins
-
-
-def _drop_plugins_with_unknown_hooks(pm: pluggy.PluginManager, plugins: Plugins) -> None:
-    """pluggy's check_pending: a misspelled hook (``register_method``) fails its plugin loudly."""
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError:
-        known = {name for name in dir(hookspecs) if name.startswith("register_")}
-        for name, module in list(pm.list_name_plugin()):
-            unknown = sorted(
-                attr
-                for attr in dir(module)
-                if attr.startswith("register_")
-                and attr not in known
-                and hasattr(getattr(module, attr), "xmcbench_impl")
-            )
-            if unknown:
-                pm.unregister(name=name)
-                info = plugins.info[name]
-                plugins.info[name] = PluginInfo(
-                    info.name,
-                    info.distribution,
-                    info.version,
-                    error=f"implements unknown hook {unknown[0]!r} (misspelled? known: "
-                    f"{', '.join(sorted(known))})",
-                )
-        pm.check_pending()
+                for touched, snapshot in saved:
+                    touched.restore(snapshot)
+                _fail(plugins, name, f"{hook_name} failed: {_describe(exc)}")
+                return
 
 
 @functools.lru_cache(maxsize=1)
@@ -181,3 +224,8 @@ def get_plugins() -> Plugins:
     for failure in plugins.failures:
         print(f"warning: plugin {failure.name!r} failed to load: {failure.error}", file=sys.stderr)
     return plugins
+
+
+def metric_registry() -> MetricRegistry:
+    """The metrics of this process's plugins: what tables, reports and the leaderboard accept."""
+    return get_plugins().metrics

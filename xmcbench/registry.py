@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
-from collections.abc import Callable, Iterator, Mapping
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .errors import PluginError, UnknownNameError
+from .errors import PluginError, UnknownNameError, XMCBenchError
 
 
 def import_object(reference: str) -> Any:
@@ -77,15 +79,36 @@ class DatasetSpec:
     plugin: str = ""
 
 
+PLUGIN_METRIC_ORDER = 100  # a plugin's metric goes after the built-in ones unless it says
+UNKNOWN_METRIC_ORDER = 1_000_000  # a record's metric no loaded plugin registers: last
+
+
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric family evaluated at each k: ``function(pred (n,k), truth csr, k, inv_prop)``."""
+    """A metric family evaluated at each k: ``function(pred (n,k), truth csr, k, inv_prop)``.
+
+    `label` is what tables print before ``@k`` (``"N"`` for ndcg; the name upper-cased when
+    empty), `order` places the family among the others in tables (lower first; the built-ins
+    use 0-3), and `higher_is_better` says which end of a column is best (bold, ranking).
+    """
 
     name: str
     function: Callable[..., float]
     needs_propensity: bool = False
     description: str = ""
     plugin: str = ""
+    label: str = ""
+    order: int = PLUGIN_METRIC_ORDER
+    higher_is_better: bool = True
+
+    def __post_init__(self) -> None:
+        if not _METRIC_NAME.match(self.name):
+            raise ValueError(f"metric name {self.name!r} must be lower-case [a-z0-9_-], no '@'")
+        if not self.label:
+            object.__setattr__(self, "label", self.name.upper())
+
+
+_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
 T = TypeVar("T", MethodSpec, DatasetSpec, MetricSpec)
@@ -132,3 +155,81 @@ class Registry(Generic[T]):
 
     def aliases_of(self, name: str) -> list[str]:
         return sorted(alias for alias, target in self._aliases.items() if target == name)
+
+    def snapshot(self) -> tuple[dict[str, T], dict[str, str]]:
+        """A copy of the contents, for `restore` to undo a plugin's partial registration."""
+        return dict(self._items), dict(self._aliases)
+
+    def restore(self, snapshot: tuple[dict[str, T], dict[str, str]]) -> None:
+        """Put back the contents `snapshot` copied (later additions are dropped)."""
+        self._items, self._aliases = dict(snapshot[0]), dict(snapshot[1])
+
+
+class MetricRegistry(Registry[MetricSpec]):
+    """The metric families, and what tables need of a record's metric name (``ndcg@3``).
+
+    Names a record holds but no loaded plugin registers still get a label (upper-cased), a place
+    (after every registered family) and a direction (higher is better).
+    """
+
+    def __init__(self) -> None:
+        super().__init__("metric")
+
+    def family(self, metric: str) -> MetricSpec | None:
+        """The spec of a record metric's family (``ndcg@3`` -> ndcg), None when unregistered."""
+        family = metric.partition("@")[0]
+        return self._owner(family) or self._owner(family.lower())
+
+    def label(self, metric: str) -> str:
+        """Column header of a record metric, as the paper writes it: ``ndcg@3`` -> ``N@3``."""
+        family, _, k = metric.partition("@")
+        spec = self.family(metric)
+        return f"{spec.label if spec else family.upper()}@{k}"
+
+    def sort_key(self, metric: str) -> tuple[int, str, int, str]:
+        """Families by their order (unregistered last), then k: ``p@1, p@3, ndcg@1, ...``."""
+        family, _, k = metric.partition("@")
+        spec = self.family(metric)
+        order = spec.order if spec else UNKNOWN_METRIC_ORDER
+        return order, spec.name if spec else family, int(k) if k.isdigit() else 0, metric
+
+    def higher_is_better(self, metric: str) -> bool:
+        """Whether a larger value of this record metric is better (unregistered: yes)."""
+        spec = self.family(metric)
+        return spec.higher_is_better if spec else True
+
+    def expand(self, metrics: str | Iterable[str], ks: Sequence[int]) -> list[str]:
+        """Record metric names for a spec: ``p@k`` -> p@1, p@3, p@5; ``n@3`` -> ndcg@3; commas ok.
+
+        A family no plugin registered raises one error naming the known ones, with a hint.
+        """
+        specs = [metrics] if isinstance(metrics, str) else list(metrics)
+        out: list[str] = []
+        for text in (part.strip() for item in specs for part in item.split(",")):
+            family, sep, k = text.lower().partition("@")
+            spec = self._owner(family) if sep else None
+            if spec is None or not (k == "k" or (k.isdigit() and int(k) > 0)):
+                raise self._unknown(text)
+            names = [f"{spec.name}@{x}" for x in ks] if k == "k" else [f"{spec.name}@{int(k)}"]
+            out.extend(name for name in names if name not in out)
+        if not out:
+            raise XMCBenchError(f"no metric asked for; try {self._known()}")
+        return out
+
+    def _known(self) -> str:
+        """``p@k, ndcg@k (or n@k), ...``: every family in table order, aliases in brackets."""
+        parts = []
+        for spec in sorted(self, key=lambda s: (s.order, s.name)):
+            aliases = self.aliases_of(spec.name)
+            also = f" (or {', '.join(f'{a}@k' for a in aliases)})" if aliases else ""
+            parts.append(f"{spec.name}@k{also}")
+        return ", ".join(parts)
+
+    def _unknown(self, text: str) -> XMCBenchError:
+        families = [*self._items, *self._aliases]
+        hints = [f"{family}@{k}" for family in families for k in ("k", "1", "3", "5")]
+        close = difflib.get_close_matches(text.lower(), hints, n=2, cutoff=0.5)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        return XMCBenchError(
+            f"unknown metric {text!r}{hint} (known: {self._known()}; k may be a number)"
+        )

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from . import __version__
 from .errors import XMCBenchError
 from .interrupts import deferred
 from .leftovers import sweep as sweep_leftovers
-from .metrics import inverse_propensity
+from .metrics import DEFAULT_KS, inverse_propensity
 from .paths import models_dir
 from .plugins import Plugins
 from .registry import MethodSpec, MetricSpec
@@ -33,8 +32,6 @@ from .train_clock import TrainClock
 from .types import Dataset, TopK
 from .workdir import WorkFolder, claim
 
-SCHEMA_VERSION = 1
-DEFAULT_KS = (1, 3, 5)
 RANKING_K = 100  # ranks saved per test document: enough to fuse runs (`xmcbench fuse`)
 STAGED_MODEL = ".model.tmp"  # the saved model inside the work folder, before it is published
 
@@ -237,6 +234,7 @@ def _train_and_record(
     work: WorkFolder,
 ) -> Path:
     """Train in the held work folder, predict, score; publish the model and record together."""
+    from .results.record import RunRecord, timestamp
     from .results.store import new_run_id, write_run
 
     code_version = _git_sha()  # the code that trains: the checkout may change during a long run
@@ -265,27 +263,24 @@ def _train_and_record(
     method.save(staged)
     device = getattr(method, "device_", None) or request.device
     used = effective_params(method, params)  # some methods settle values in fit (auto presets)
-    record = {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": "measured",
-        "citation": None,
-        "method": spec.name,
-        "plugin": spec.plugin,
-        "plugin_version": plugins.info[spec.plugin].version if spec.plugin in plugins.info else "",
-        "params": used,
-        "training": getattr(method, "training_summary_", None),
-        "seed": request.seed,
-        "dataset": dataset.name,
-        "dataset_hash": dataset.content_hash,
-        "n_train": len(dataset.train),
-        "n_valid": len(dataset.valid) if dataset.valid is not None else 0,
-        "n_test": len(dataset.test),
-        "n_labels": dataset.n_labels,
-        "metrics": metrics,
-        "propensity": {"a": dataset.propensity_a, "b": dataset.propensity_b},
-        "timing": {
+    record = RunRecord(
+        run_id=run_id,
+        created_at=timestamp(),
+        method=spec.name,
+        plugin=spec.plugin,
+        plugin_version=plugins.info[spec.plugin].version if spec.plugin in plugins.info else "",
+        params=used,
+        training=getattr(method, "training_summary_", None),
+        seed=request.seed,
+        dataset=dataset.name,
+        dataset_hash=dataset.content_hash,
+        n_train=len(dataset.train),
+        n_valid=len(dataset.valid) if dataset.valid is not None else 0,
+        n_test=len(dataset.test),
+        n_labels=dataset.n_labels,
+        metrics=metrics,
+        propensity={"a": dataset.propensity_a, "b": dataset.propensity_b},
+        timing={
             "train_s": round(clock.total_s, 3),  # every process's, when resumed
             "train_s_this_process": round(clock.this_process_s, 3),
             "resumes": clock.resumes,
@@ -293,13 +288,13 @@ def _train_and_record(
             "predict_ms_per_doc": round(1000 * predict_s / max(len(dataset.test), 1), 4),
             "peak_rss_mb": round(peak_rss_mb(), 1),
         },
-        "model_bytes": folder_bytes(staged),
-        "model_dir": str(model_dir),
-        "prep": dict(request.prep),
-        "env": environment(str(device), git_sha=code_version),
-    }
-    if used != params:  # what identifies the run: the same command resolves to `params` again
-        record["params_before_fit"] = params
+        model_bytes=folder_bytes(staged),
+        model_dir=str(model_dir),
+        prep=dict(request.prep),
+        env=environment(str(device), git_sha=code_version),
+        # what identifies the run: the same command resolves to `params` again
+        params_before_fit=params if used != params else None,
+    )
     with deferred():  # the model folder and its record appear together, or neither does
         shutil.move(staged, model_dir)
         try:

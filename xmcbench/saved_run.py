@@ -14,23 +14,25 @@ import numpy as np
 from .errors import ParamError, XMCBenchError, describe_os_error
 from .paths import dataset_dir
 from .plugins import Plugins
+from .results.record import RunRecord
 from .types import Dataset
 
 __all__ = ["load_run_dataset", "load_run_method", "read_saved_array", "read_saved_params"]
 
 
-def load_run_method(record: Mapping[str, Any], plugins: Plugins) -> Any:
+def load_run_method(record: RunRecord | Mapping[str, Any], plugins: Plugins) -> Any:
     """The run's trained method, rebuilt by its class's `load` from the record's ``model_dir``."""
-    run_id = record.get("run_id", "?")
-    if record.get("source") == "reported" or not record.get("model_dir"):
+    record = RunRecord.coerce(record)
+    run_id = record.run_id or "?"
+    if record.is_reported or not record.model_dir:
         raise XMCBenchError(f"run {run_id}: the record names no saved model (no 'model_dir')")
-    model_dir = Path(record["model_dir"])
+    model_dir = Path(record.model_dir)
     if not model_dir.is_dir():
         raise XMCBenchError(
             f"run {run_id}: model folder {model_dir} is missing (deleted, or the run was made "
             "with another XMCBENCH_HOME or on another machine)"
         )
-    cls = plugins.methods.get(record["method"]).load()
+    cls = plugins.methods.get(record.method).load()
     try:
         return cls.load(model_dir)
     except ParamError as exc:  # a saved value the method now refuses
@@ -50,7 +52,7 @@ def load_run_method(record: Mapping[str, Any], plugins: Plugins) -> Any:
 
 
 def load_run_dataset(
-    record: Mapping[str, Any], plugins: Plugins, *, progress: bool = True
+    record: RunRecord | Mapping[str, Any], plugins: Plugins, *, progress: bool = True
 ) -> Dataset:
     """The prepared dataset the run was scored on: its cache folder, else prepared again.
 
@@ -60,9 +62,10 @@ def load_run_dataset(
     from .data.preprocess import load_prepared
     from .data.resolve import load_dataset
 
-    name, digest = record["dataset"], record.get("dataset_hash")
+    record = RunRecord.coerce(record)
+    name, digest = record.dataset, record.dataset_hash
     if not digest:
-        raise XMCBenchError(f"run {record.get('run_id', '?')}: the record has no dataset_hash")
+        raise XMCBenchError(f"run {record.run_id or '?'}: the record has no dataset_hash")
     spec = plugins.datasets.get(name) if name in plugins.datasets else None
     propensity = (spec.propensity_a, spec.propensity_b) if spec else (0.55, 1.5)
     folder = dataset_dir(name) / "prepared" / digest
@@ -74,7 +77,7 @@ def load_run_dataset(
             f"prepared data of dataset {name!r} is not in {folder}; run the same "
             "`xmcbench run ... --dataset PATH` (same --prep options) once to prepare it again"
         )
-    options = dict(record.get("prep") or {})
+    options = dict(record.prep)
     dataset = load_dataset(name, plugins.datasets, options=options, progress=progress)
     if dataset.content_hash != digest:
         raise XMCBenchError(

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .cli import parse_value
 from .errors import XMCBenchError
 from .plugins import Plugins
 from .results.store import describe_params, load_records, params_key
 from .runner import RunRequest, build_method, effective_params, run
+from .values import parse_value
 
 __all__ = ["Outcome", "Point", "parse_grid", "plan_points", "run_sweep"]
 
@@ -177,12 +177,12 @@ def _existing(
     """(params key, seed) -> record path for the finished runs of this method and dataset."""
     found = {}
     for record in load_records(Path(results_dir), include_reported=False):
-        if record["method"] != method or record["dataset"] != dataset:
+        if record.method != method or record.dataset != dataset:
             continue
-        if dict(record.get("prep") or {}) != prep or not isinstance(record.get("seed"), int):
+        if dict(record.prep) != prep or not isinstance(record.seed, int):
             continue
-        requested = record.get("params_before_fit") or record.get("params")  # see runner.run
-        found[(params_key(requested), record["seed"])] = record["_path"]
+        requested = record.params_before_fit or record.params  # see runner.run
+        found[(params_key(requested), record.seed)] = str(record.path)
     return found
 
 

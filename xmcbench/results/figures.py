@@ -70,7 +70,7 @@ def psp_figure(
         )
     frame = records_frame(records)
     if not include_reported:
-        frame = frame[frame["source"] != "reported"]
+        frame = frame[~frame["reported"]]
     chosen_methods = list(methods) if methods else tree_methods(specs)
     if methods:
         known = sorted(frame["method"].unique())
@@ -98,7 +98,7 @@ def _choose(frame: pd.DataFrame, wanted: Iterable[str] | None) -> list[str]:
             if name not in known:
                 raise UnknownNameError("dataset with runs of these methods", name, known)
         return wanted
-    measured = frame.loc[frame["source"] != "reported", "dataset"].unique()
+    measured = frame.loc[~frame["reported"], "dataset"].unique()
     return dataset_order(measured if len(measured) else frame["dataset"].unique())
 
 
@@ -137,7 +137,7 @@ def _draw(summary: pd.DataFrame, panels: list[str], metrics: list[str], title: s
                 width,
                 yerr=errors if errors.any() else None,
                 color=colour[r["label"]],
-                hatch="//" if r["source"] == "reported" else None,
+                hatch="//" if r["reported"] else None,
                 edgecolor="white",
                 capsize=2,
             )

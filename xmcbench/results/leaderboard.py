@@ -19,6 +19,7 @@ from tabulate import tabulate
 
 from xmcbench.errors import XMCBenchError
 from xmcbench.io import atomic_dir
+from xmcbench.metrics import DEFAULT_KS
 from xmcbench.results.site import PSP_CHART, site_files
 from xmcbench.results.site_assets import GENERATOR
 from xmcbench.results.store import describe_params, records_frame
@@ -30,6 +31,7 @@ from xmcbench.results.tables import (
     expand_metrics,
     format_cell,
     group_runs,
+    higher_is_better,
     markdown_escape,
     metric_label,
     render,
@@ -48,7 +50,7 @@ def write_leaderboard(
     out_dir: Path,
     *,
     metrics: str | Iterable[str] = LEADERBOARD_METRICS,
-    ks: Sequence[int] = (1, 3, 5),
+    ks: Sequence[int] = DEFAULT_KS,
 ) -> list[Path]:
     """Write the leaderboard folder `out_dir` in one atomic step; returns the files written.
 
@@ -101,7 +103,10 @@ def _check_replaceable(out_dir: Path) -> None:
 def _ranked(group: pd.DataFrame) -> pd.DataFrame:
     """Best mean P@1 first; configurations without P@1 last; ties by label."""
     return group.sort_values(
-        [f"{RANK_BY}:mean", "label"], ascending=[False, True], na_position="last", kind="stable"
+        [f"{RANK_BY}:mean", "label"],
+        ascending=[not higher_is_better(RANK_BY), True],
+        na_position="last",
+        kind="stable",
     ).reset_index(drop=True)
 
 
@@ -114,7 +119,7 @@ def _board(dataset: str, ranked: pd.DataFrame, columns: Sequence[str]) -> Table:
             r["label"],
             describe_params(json.loads(r["params_key"])) or "-",
             ", ".join(str(s) for s in sorted(r["seeds"])) or "-",
-            "-" if r["source"] == "reported" else str(r["runs"]),
+            "-" if r["reported"] else str(r["runs"]),
             *(_metric_cell(r, c) for c in columns),
             _duration(r["train_s"]),
             _size(r["model_bytes"]),
@@ -125,13 +130,13 @@ def _board(dataset: str, ranked: pd.DataFrame, columns: Sequence[str]) -> Table:
     best = {
         (i, len(lead) + j)
         for j, c in enumerate(columns)
-        for i in best_positions(ranked[f"{c}:mean"])
+        for i in best_positions(ranked[f"{c}:mean"], higher_is_better(c))
     }
     notes = [
         f"Ranked by mean {metric_label(RANK_BY)} over runs; values in percent, best in bold.",
         "a ± b: mean ± sample standard deviation over the runs; times and sizes are means.",
     ]
-    if (ranked["source"] == "reported").any():
+    if ranked["reported"].any():
         cited = "; ".join(sorted({c for c in ranked["citation"] if c})) or "the literature"
         notes.append(f"[reported]: published in {cited}; no timing or size is known for them.")
     return Table(
@@ -179,7 +184,7 @@ def _index_page(boards: Sequence[tuple[Table, pd.DataFrame]]) -> str:
     rows = []
     for board, ranked in boards:
         top = ranked.iloc[0]
-        measured = int(ranked.loc[ranked["source"] != "reported", "runs"].sum())
+        measured = int(ranked.loc[~ranked["reported"], "runs"].sum())
         rows.append(
             (
                 markdown_escape(board.title),

@@ -111,7 +111,7 @@ def resolve_subject(
     wanted: when its plugin declares symbols). Several qualifying: the base method (no fixed
     params) declaring all of them is chosen; otherwise `methods` must name one.
     """
-    frame = with_params(frame[frame["source"] != "reported"])
+    frame = with_params(frame[~frame["reported"]])
     if frame.empty:
         raise XMCBenchError("no measured runs to tabulate")
     runs = {m: list(g["params"]) for m, g in frame.groupby("method", sort=True)}

@@ -34,6 +34,7 @@ from xmcbench.results.tables import (
     expand_metrics,
     format_cell,
     group_runs,
+    higher_is_better,
     metric_label,
 )
 from xmcbench.results.variation import MISSING, value_key
@@ -126,7 +127,7 @@ def hyperparameter_table(
     frame = records_frame(records)
     method, _ = resolve_subject(frame, (), specs, methods)
     labels = specs[method].param_labels
-    runs = with_params(frame[(frame["source"] != "reported") & (frame["method"] == method)])
+    runs = with_params(frame[~frame["reported"] & (frame["method"] == method)])
     chosen = _choose_datasets(runs, datasets, method)
     runs = runs[runs["dataset"].isin(chosen)]
     configs = (
@@ -226,8 +227,9 @@ def ablation_table(
     configurations on a dataset, the best is shown and a note names the others.
     """
     (metric,) = expand_metrics(metric)
+    higher = higher_is_better(metric)
     frame = with_params(records_frame(records))
-    frame = frame[frame["source"] != "reported"]
+    frame = frame[~frame["reported"]]
     methods = [
         effective_method(m, p, specs) for m, p in zip(frame["method"], frame["params"], strict=True)
     ]
@@ -253,7 +255,7 @@ def ablation_table(
                 cells.append(MISSING)
                 means.append(math.nan)
                 continue
-            top = configs.loc[configs[f"{metric}:mean"].fillna(-math.inf).idxmax()]
+            top = configs.loc[_best_index(configs[f"{metric}:mean"], higher)]
             cells.append(
                 format_cell(
                     top[f"{metric}:mean"],
@@ -266,7 +268,7 @@ def ablation_table(
             if len(configs) > 1:
                 notes.append(_choice_note(dataset, header, configs, top, specs))
         rows.append(tuple(cells))
-        best.update((i, 1 + j) for j in best_positions(pd.Series(means, dtype=float)))
+        best.update((i, 1 + j) for j in best_positions(pd.Series(means, dtype=float), higher))
     column_note = "; ".join(f"{header}: {method or 'no runs'}" for header, method in keys)
     lead = [f"{metric_label(metric)} in percent; the best of each row is in bold."]
     if (summary[f"{metric}:n"] > 1).any():
@@ -279,6 +281,11 @@ def ablation_table(
         best=frozenset(best),
         notes=(*lead, f"Columns: {column_note}.", *notes),
     )
+
+
+def _best_index(means: pd.Series, higher: bool) -> Any:
+    """Index of the best mean (largest, or smallest for a lower-is-better metric); NaN never."""
+    return means.fillna(-math.inf).idxmax() if higher else means.fillna(math.inf).idxmin()
 
 
 def _column_of(method: str, specs: Specs) -> str:

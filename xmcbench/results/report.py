@@ -23,7 +23,7 @@ from xmcbench.results.paper_tables import (
     hyperparameter_table,
     stacked_comparison,
 )
-from xmcbench.results.tables import FORMATS, Table
+from xmcbench.results.tables import FORMATS, Table, metric_label
 from xmcbench.results.variation import COLUMNS, ROWS, variation_tables
 
 __all__ = ["FIGURES", "REPORTS", "TABLES", "format_for", "report_tables", "write_output"]
@@ -63,10 +63,8 @@ def report_tables(
     if name == "table2":
         return [hyperparameter_table(records, specs=specs, datasets=datasets, methods=methods)]
     if name in ("table3", "table6"):
-        metrics, what = (
-            (TABLE3_METRICS, "P@k") if name == "table3" else (TABLE6_METRICS, "P@k, N@k and PSP@k")
-        )
-        title = f"Table {name[-1]}: {what} per dataset"
+        metrics = TABLE3_METRICS if name == "table3" else TABLE6_METRICS
+        title = f"Table {name[-1]}: {_families(metrics)} per dataset"
         table = stacked_comparison(
             records,
             metrics,
@@ -91,6 +89,12 @@ def report_tables(
             title=title,
         )
     raise UnknownNameError("report", name, list(REPORTS))
+
+
+def _families(metrics: Sequence[str]) -> str:
+    """``P@k, N@k and PSP@k``: the metric families of `metrics`, labelled as tables show them."""
+    labels = list(dict.fromkeys(metric_label(f"{m.partition('@')[0]}@k") for m in metrics))
+    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
 
 
 def format_for(fmt: str | None, output: Path | None) -> str:

@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Any
 
 from xmcbench.errors import XMCBenchError
+from xmcbench.results.record import REPORTED, RunRecord
 
 __all__ = [
     "DATASET_NAMES",
@@ -78,7 +79,7 @@ def reported_records(
     tables: Sequence[str] = TABLES,
     datasets: Iterable[str] | None = None,
     methods: Iterable[str] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[RunRecord]:
     """One record per (dataset, method) the paper reports; the first of `tables` holding it wins.
 
     A record comes whole from one table, so its citation is exact; with the default order
@@ -106,35 +107,20 @@ def reported_records(
 
 def _record(
     name: str, table: dict, dataset: str, method: str, values: list[float], notes: list[str]
-) -> dict[str, Any]:
-    """A schema-1 record for one paper row: metrics as fractions, N@1 = P@1, no timing or env."""
+) -> RunRecord:
+    """A record for one paper row: metrics as fractions, N@1 = P@1, no timing or env."""
     metrics = {col: round(v / 100.0, 6) for col, v in zip(table["columns"], values, strict=True)}
     metrics.setdefault("ndcg@1", metrics["p@1"])  # both tables print "P@1=N@1"
-    return {
-        "schema_version": 1,
-        "run_id": f"reported-{name}-{dataset}-{method}",
-        "created_at": None,
-        "source": "reported",
-        "citation": table["citation"],
-        "method": method,
-        "plugin": None,
-        "plugin_version": None,
-        "params": dict(METHOD_PARAMS.get(method, {})),
-        "seed": None,
-        "dataset": dataset,
-        "dataset_hash": None,
-        "n_train": None,
-        "n_valid": None,
-        "n_test": None,
-        "n_labels": None,
-        "metrics": metrics,
-        "propensity": None,
-        "timing": None,
-        "model_bytes": None,
-        "env": None,
-        "topk_file": None,
-        "notes": notes,
-    }
+    return RunRecord(
+        run_id=f"reported-{name}-{dataset}-{method}",
+        source=REPORTED,
+        citation=table["citation"],
+        method=method,
+        params=dict(METHOD_PARAMS.get(method, {})),
+        dataset=dataset,
+        metrics=metrics,
+        extra={"notes": notes},
+    )
 
 
 def _row_notes(name: str, dataset: str, method: str) -> list[str]:
@@ -148,5 +134,5 @@ def _row_notes(name: str, dataset: str, method: str) -> list[str]:
     return notes
 
 
-def _paper_order(record: dict[str, Any]) -> tuple[int, int]:
-    return DATASET_ORDER.index(record["dataset"]), METHOD_ORDER.index(record["method"])
+def _paper_order(record: RunRecord) -> tuple[int, int]:
+    return DATASET_ORDER.index(record.dataset), METHOD_ORDER.index(record.method)

@@ -18,7 +18,13 @@ import pandas as pd
 
 from xmcbench.results.site_assets import GENERATOR, SORT_SCRIPT, STYLE
 from xmcbench.results.svg_bars import grouped_bars_svg
-from xmcbench.results.tables import Table, dataset_title, format_cell, metric_label
+from xmcbench.results.tables import (
+    Table,
+    dataset_title,
+    format_cell,
+    metric_label,
+    metric_sort_key,
+)
 
 __all__ = ["PSP_CHART", "run_file_names", "site_files"]
 
@@ -98,7 +104,7 @@ def index_page(boards: Sequence[tuple[Table, pd.DataFrame]], rank_by: str = "p@1
     rows = []
     for board, ranked in boards:
         top = ranked.iloc[0]
-        measured = int(ranked.loc[ranked["source"] != "reported", "runs"].sum())
+        measured = int(ranked.loc[~ranked["reported"], "runs"].sum())
         page = f"{board.dataset}.html"
         rows.append(
             f'<tr><td><a href="{esc(page)}">{esc(board.title)}</a></td>'
@@ -144,7 +150,7 @@ def dataset_page(
             data = "" if sort is None else f' data-v="{esc(sort)}"'
             css = ' class="params"' if key == "params" else _num_class(key, columns)
             cells.append(f"<td{css}{data}>{text}</td>")
-        reported = ' class="reported"' if row["source"] == "reported" else ""
+        reported = ' class="reported"' if row["reported"] else ""
         body_rows.append(f"<tr{reported}>{''.join(cells)}</tr>")
     notes = "".join(f"<p>{esc(n)}</p>\n" for n in board.notes)
     title = f"Leaderboard: {board.title}"
@@ -203,7 +209,7 @@ def run_page(record: Mapping[str, Any], name: str) -> str:
     }
     metrics = {
         metric_label(k): f"{100 * v:.2f}"
-        for k, v in sorted(_metrics(record).items(), key=lambda item: _metric_key(item[0]))
+        for k, v in sorted(_metrics(record).items(), key=lambda item: metric_sort_key(item[0]))
     }
     sections = [
         ("Run", facts),
@@ -223,14 +229,6 @@ def run_page(record: Mapping[str, Any], name: str) -> str:
 
 
 # --------------------------------------------------------------------------- cells
-
-
-def _metric_key(name: str) -> tuple[int, int, str]:
-    """p, ndcg, psp, psndcg (others last), then k: the order of the paper's tables."""
-    family, _, k = name.partition("@")
-    order = ("p", "ndcg", "psp", "psndcg")
-    rank = order.index(family) if family in order else len(order)
-    return rank, int(k) if k.isdigit() else 0, name
 
 
 def _key_values(title: str, values: Mapping[str, Any]) -> str:
@@ -288,7 +286,7 @@ def _sort_value(key: str, row: pd.Series, position: int) -> str | None:
     if key == "rank":
         return str(position + 1)
     if key == "runs":
-        return "" if row["source"] == "reported" else str(int(row["runs"]))
+        return "" if row["reported"] else str(int(row["runs"]))
     if key in ("train_s", "model_bytes"):
         return _number(row[key])
     if f"{key}:mean" in row.index:

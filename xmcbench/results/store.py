@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import secrets
 import tempfile
 import warnings
@@ -27,30 +26,39 @@ import numpy as np
 import pandas as pd
 
 from xmcbench.errors import XMCBenchError, naming_path
+from xmcbench.plugins import metric_registry
+from xmcbench.results.record import (
+    SCHEMA_VERSION,
+    RunRecord,
+    jsonable,
+    read_record,
+    record_files,
+    record_path,
+    topk_file_name,
+)
 from xmcbench.results.reported import reported_records
 from xmcbench.types import TopK
 
 __all__ = [
     "SCHEMA_VERSION",
     "RecordWarning",
+    "RunRecord",
     "describe_params",
     "load_ranking",
     "load_records",
     "load_topk",
     "new_run_id",
     "params_key",
+    "read_record",
     "records_frame",
     "write_run",
 ]
 
-SCHEMA_VERSION = 1
 NON_PARAMS = ("seed", "device")  # passed to a method but not part of its configuration
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _BASE_COLUMNS = [
-    "run_id", "dataset", "method", "variant", "source", "citation", "seed", "params_key",
-    "train_s", "predict_ms_per_doc", "model_bytes", "created_at", "path",
+    "run_id", "dataset", "method", "variant", "source", "reported", "citation", "seed",
+    "params_key", "train_s", "predict_ms_per_doc", "model_bytes", "created_at", "path",
 ]  # fmt: skip
-_FAMILY_ORDER = {"p": 0, "ndcg": 1, "psp": 2, "psndcg": 3}
 
 
 class RecordWarning(UserWarning):
@@ -66,14 +74,14 @@ def new_run_id() -> str:
 def params_key(params: Mapping[str, Any] | None) -> str:
     """Stable JSON of a configuration minus seed/device: runs differing only by seed share it."""
     kept = {k: v for k, v in (params or {}).items() if k not in NON_PARAMS}
-    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=_jsonable)
+    return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=jsonable)
 
 
 # --------------------------------------------------------------------------- writing
 
 
 def write_run(
-    results_dir: Path, record: Mapping[str, Any], topk: TopK, *, head: int | None = None
+    results_dir: Path, record: RunRecord | Mapping[str, Any], topk: TopK, *, head: int | None = None
 ) -> Path:
     """Store one run (top-k first, then the JSON that points to it); returns the JSON path.
 
@@ -82,19 +90,13 @@ def write_run(
     existing record of that id raises XMCBenchError.
     """
     head = topk.k if head is None else min(max(int(head), 1), topk.k)
-    rec = dict(record)
-    rec["topk_k"], rec["ranking_k"] = head, topk.k
-    rec.setdefault("schema_version", SCHEMA_VERSION)
-    rec["run_id"] = rec.get("run_id") or new_run_id()
-    for field in ("dataset", "method", "run_id"):
-        _check_name(field, rec.get(field))
-    rec["topk_file"] = f"{rec['run_id']}.topk.npz"
+    rec = RunRecord.coerce(record)
+    rec = rec.with_files(run_id=rec.run_id or new_run_id(), topk_k=head, ranking_k=topk.k)
+    json_path = record_path(results_dir, rec.dataset, rec.method, rec.run_id)
     # serialise first: a record that cannot be written as JSON fails before any file exists
-    text = json.dumps(rec, indent=2, default=_jsonable) + "\n"
-    folder = Path(results_dir) / rec["dataset"] / rec["method"]
-    folder.mkdir(parents=True, exist_ok=True)
-    json_path = folder / f"{rec['run_id']}.json"
-    npz_path = folder / rec["topk_file"]
+    text = rec.to_json()
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    npz_path = json_path.with_name(rec.topk_file)
     if json_path.exists():
         raise XMCBenchError(f"{json_path} already exists; refusing to overwrite it")
     _publish(npz_path, lambda tmp: _save_topk(tmp, topk, head))
@@ -104,12 +106,6 @@ def write_run(
         npz_path.unlink(missing_ok=True)  # ours: _publish above created it exclusively
         raise
     return json_path
-
-
-def _check_name(field: str, value: Any) -> None:
-    """Dataset, method and run id become path parts: refuse anything that could escape the tree."""
-    if not isinstance(value, str) or not _SAFE_NAME.match(value):
-        raise XMCBenchError(f"record {field} {value!r} is not a safe file name ([A-Za-z0-9._+-])")
 
 
 def _publish(target: Path, write: Callable[[Path], object]) -> None:
@@ -168,32 +164,19 @@ def _compact_scores(scores: np.ndarray) -> np.ndarray:
     return half if same_finite else scores.astype(np.float32)
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-
 # --------------------------------------------------------------------------- reading
 
 
 def load_records(
     results_dir: Path, *, include_reported: bool = True, strict: bool = False
-) -> list[dict[str, Any]]:
-    """Every record under `results_dir` (each with its file in ``_path``), plus the paper's rows.
+) -> list[RunRecord]:
+    """Every record under `results_dir` (each with its file in ``path``), plus the paper's rows.
 
     An unreadable file is skipped with a one-line RecordWarning naming it, or raises
     XMCBenchError when `strict`; a missing folder simply holds no runs.
     """
-    root = Path(results_dir)
     records = []
-    for path in sorted(root.glob("*/*/*.json")) if root.is_dir() else []:
-        if path.name.startswith("."):
-            continue
+    for path in record_files(results_dir):
         try:
             record = read_record(path)
         except XMCBenchError as exc:
@@ -201,44 +184,11 @@ def load_records(
                 raise
             warnings.warn(f"skipping broken result file {exc}", RecordWarning, stacklevel=2)
             continue
-        if include_reported or record.get("source") != "reported":
-            records.append({**record, "_path": str(path)})
+        if include_reported or not record.is_reported:
+            records.append(record)
     if include_reported:
         records.extend(reported_records())
     return records
-
-
-def read_record(path: Path) -> dict[str, Any]:
-    """One record file, checked for the fields every table needs; XMCBenchError names the file."""
-    path = Path(path)
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise XMCBenchError(f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise XMCBenchError(f"{path}: cannot read ({exc})") from None
-    problem = _record_problem(record)
-    if problem:
-        raise XMCBenchError(f"{path}: {problem}")
-    return record
-
-
-def _record_problem(record: Any) -> str | None:
-    if not isinstance(record, dict):
-        return "not a JSON object"
-    version = record.get("schema_version", SCHEMA_VERSION)
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        return f"schema_version {version!r} is newer than this xmcbench reads ({SCHEMA_VERSION})"
-    for field in ("dataset", "method"):
-        if not isinstance(record.get(field), str) or not record[field]:
-            return f"missing or empty {field!r}"
-    metrics = record.get("metrics")
-    if not isinstance(metrics, dict):
-        return "missing 'metrics' object"
-    for name, value in metrics.items():
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-            return f"metric {name!r} is {value!r}, not a number"
-    return None
 
 
 def load_topk(record_path: Path | str) -> TopK:
@@ -253,7 +203,7 @@ def load_ranking(record_path: Path | str) -> TopK:
 
 def _read_topk(path: Path, *, deep: bool) -> TopK:
     record = read_record(path)
-    name = Path(record.get("topk_file") or f"{path.stem}.topk.npz").name  # never leave the folder
+    name = Path(record.topk_file or topk_file_name(path.stem)).name  # never leave the folder
     npz = path.parent / name
     if not npz.is_file():
         raise XMCBenchError(f"{path}: its top-k file {npz.name} is missing")
@@ -274,13 +224,14 @@ def _read_topk(path: Path, *, deep: bool) -> TopK:
 # --------------------------------------------------------------------------- frame
 
 
-def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFrame:
     """One row per record: identity columns, ``params_key``, ``variant`` and one column per metric.
 
     ``variant`` is ``method`` or ``method (key=value, ...)`` naming only the params that differ
-    among the runs of that method on that dataset (reported and measured runs apart).
+    among the runs of that method on that dataset (reported and measured runs apart); the
+    boolean ``reported`` column marks the paper's numbers. Dicts are checked as records.
     """
-    rows = [_frame_row(r) for r in records]
+    rows = [_frame_row(RunRecord.coerce(r)) for r in records]
     metric_cols = sorted({m for row in rows for m in row["_metrics"]}, key=_metric_sort_key)
     for row in rows:
         row.update(row.pop("_metrics"))
@@ -288,6 +239,7 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     for col in [*metric_cols, "train_s", "predict_ms_per_doc", "model_bytes"]:
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     frame["seed"] = _int_column(frame["seed"])
+    frame["reported"] = frame["reported"].astype(bool)
     frame.insert(3, "variant", _variant_labels(frame))
     return frame
 
@@ -300,29 +252,29 @@ def _int_column(values: pd.Series) -> pd.Series:
         return values
 
 
-def _frame_row(record: Mapping[str, Any]) -> dict[str, Any]:
-    timing = record.get("timing") or {}
-    metrics = {k: math.nan if v is None else float(v) for k, v in record.get("metrics", {}).items()}
+def _frame_row(record: RunRecord) -> dict[str, Any]:
+    metrics = {k: math.nan if v is None else float(v) for k, v in record.metrics.items()}
     return {
-        "run_id": record.get("run_id"),
-        "dataset": record["dataset"],
-        "method": record["method"],
-        "source": record.get("source") or "measured",
-        "citation": record.get("citation"),
-        "seed": record.get("seed"),
-        "params_key": params_key(record.get("params")),
-        "train_s": timing.get("train_s"),
-        "predict_ms_per_doc": timing.get("predict_ms_per_doc"),
-        "model_bytes": record.get("model_bytes"),
-        "created_at": record.get("created_at"),
-        "path": record.get("_path"),
+        "run_id": record.run_id,
+        "dataset": record.dataset,
+        "method": record.method,
+        "source": record.source,
+        "reported": record.is_reported,
+        "citation": record.citation,
+        "seed": record.seed,
+        "params_key": params_key(record.params),
+        "train_s": record.train_s,
+        "predict_ms_per_doc": record.predict_ms_per_doc,
+        "model_bytes": record.model_bytes,
+        "created_at": record.created_at,
+        "path": None if record.path is None else str(record.path),
         "_metrics": metrics,
     }
 
 
-def _metric_sort_key(name: str) -> tuple[int, int, str]:
-    family, _, k = name.partition("@")
-    return _FAMILY_ORDER.get(family, len(_FAMILY_ORDER)), int(k) if k.isdigit() else 0, name
+def _metric_sort_key(name: str) -> tuple[int, str, int, str]:
+    """Metric columns in table order: the registered families' order, then k."""
+    return metric_registry().sort_key(name)
 
 
 def _variant_labels(frame: pd.DataFrame) -> pd.Series:

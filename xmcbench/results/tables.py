@@ -26,6 +26,9 @@ from rich.text import Text
 from tabulate import tabulate
 
 from xmcbench.errors import UnknownNameError, XMCBenchError
+from xmcbench.metrics import DEFAULT_KS
+from xmcbench.plugins import metric_registry
+from xmcbench.registry import MetricRegistry
 from xmcbench.results.reported import DATASET_NAMES, DATASET_ORDER, METHOD_ORDER
 from xmcbench.results.store import records_frame
 
@@ -41,20 +44,17 @@ __all__ = [
     "expand_metrics",
     "format_cell",
     "group_runs",
+    "higher_is_better",
     "markdown_escape",
     "metric_label",
+    "metric_sort_key",
     "render",
 ]
 
 DEFAULT_METRICS = ("p@k", "psp@k")
 FORMATS = ("table", "markdown", "latex", "csv", "html")
 REPORTED_MARK = " [reported]"
-GROUP_KEYS = ["dataset", "source", "method", "params_key", "citation"]
-_FAMILIES = {
-    "p": "p", "n": "ndcg", "ndcg": "ndcg", "psp": "psp", "psn": "psndcg", "psndcg": "psndcg",
-}  # fmt: skip
-_DISPLAY = {"p": "P", "ndcg": "N", "psp": "PSP", "psndcg": "PSnDCG"}
-_SPEC_HINTS = [f"{fam}@{k}" for fam in _FAMILIES for k in ("k", "1", "3", "5")]
+GROUP_KEYS = ["dataset", "source", "reported", "method", "params_key", "citation"]
 
 
 @dataclass(frozen=True)
@@ -95,32 +95,24 @@ class Table:
 # --------------------------------------------------------------------------- metric specs
 
 
-def expand_metrics(metrics: str | Iterable[str], ks: Sequence[int] = (1, 3, 5)) -> list[str]:
+def expand_metrics(
+    metrics: str | Iterable[str],
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    registry: MetricRegistry | None = None,
+) -> list[str]:
     """Record metric names for a spec: ``p@k`` -> p@1, p@3, p@5; ``n@3`` -> ndcg@3; comma lists ok.
 
-    Families are p, n/ndcg, psp and psn/psndcg; an unknown one raises with a did-you-mean hint.
+    Families are the registered metrics (p, n/ndcg, psp, psn/psndcg and any plugin's); an
+    unknown one raises one error naming the known ones, with a did-you-mean hint.
     """
     ks = [_positive_k(k) for k in ks]
-    specs = [metrics] if isinstance(metrics, str) else list(metrics)
-    out: list[str] = []
-    for spec in (part.strip() for item in specs for part in item.split(",")):
-        family, sep, k = spec.lower().partition("@")
-        if not sep or family not in _FAMILIES or not (k == "k" or (k.isdigit() and int(k) > 0)):
-            raise _unknown_metric(spec)
-        family = _FAMILIES[family]
-        names = [f"{family}@{x}" for x in ks] if k == "k" else [f"{family}@{int(k)}"]
-        out.extend(name for name in names if name not in out)
-    if not out:
-        raise XMCBenchError("no metric asked for; try p@k, n@k, psp@k or psndcg@k")
-    return out
+    return _metrics(registry).expand(metrics, ks)
 
 
-def _unknown_metric(spec: str) -> XMCBenchError:
-    close = difflib.get_close_matches(spec.lower(), _SPEC_HINTS, n=2, cutoff=0.5)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    return XMCBenchError(
-        f"unknown metric {spec!r}{hint} (use p, n/ndcg, psp or psn/psndcg, @k or @<number>)"
-    )
+def _metrics(registry: MetricRegistry | None) -> MetricRegistry:
+    """`registry`, or the metrics this process's plugins registered."""
+    return metric_registry() if registry is None else registry
 
 
 def _positive_k(k: Any) -> int:
@@ -129,10 +121,19 @@ def _positive_k(k: Any) -> int:
     return k
 
 
-def metric_label(name: str) -> str:
+def metric_label(name: str, registry: MetricRegistry | None = None) -> str:
     """Column header of a record metric, as the paper writes it: ``ndcg@3`` -> ``N@3``."""
-    family, _, k = name.partition("@")
-    return f"{_DISPLAY.get(family, family.upper())}@{k}"
+    return _metrics(registry).label(name)
+
+
+def metric_sort_key(name: str, registry: MetricRegistry | None = None) -> tuple[int, str, int, str]:
+    """Column place of a record metric: its family's order (p, ndcg, psp, psndcg, ...), then k."""
+    return _metrics(registry).sort_key(name)
+
+
+def higher_is_better(name: str, registry: MetricRegistry | None = None) -> bool:
+    """Whether the best value of a record metric's column is its largest (else its smallest)."""
+    return _metrics(registry).higher_is_better(name)
 
 
 def dataset_title(dataset: str) -> str:
@@ -175,8 +176,8 @@ def group_runs(frame: pd.DataFrame, metric_cols: Sequence[str]) -> pd.DataFrame:
     stats = grouped[list(metric_cols)].agg(["mean", "std", "count"])
     stats.columns = [f"{m}:{'n' if stat == 'count' else stat}" for m, stat in stats.columns]
     summary = summary.join(stats).reset_index()
-    reported = summary["source"] == "reported"
-    summary["label"] = summary["variant"] + reported.map({True: REPORTED_MARK, False: ""})
+    marks = summary["reported"].map({True: REPORTED_MARK, False: ""})
+    summary["label"] = summary["variant"] + marks
     return _display_order(summary)
 
 
@@ -185,16 +186,19 @@ def _display_order(summary: pd.DataFrame) -> pd.DataFrame:
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     keyed = summary.assign(
         _m=summary["method"].map(lambda m: rank.get(m, len(rank))),
-        _s=(summary["source"] != "reported").astype(int),
+        _s=(~summary["reported"]).astype(int),
     )
     keyed = keyed.sort_values(["_m", "method", "_s", "label"], kind="stable")
     return keyed.drop(columns=["_m", "_s"]).reset_index(drop=True)
 
 
-def best_positions(means: pd.Series) -> list[int]:
+def best_positions(means: pd.Series, higher_is_better: bool = True) -> list[int]:
     """Positions of the best mean as displayed (percent, 2 decimals), so ties are all best."""
     shown = means.mul(100).round(2).reset_index(drop=True)
-    return [] if shown.isna().all() else [int(i) for i in shown.index[shown == shown.max()]]
+    if shown.isna().all():
+        return []
+    best = shown.max() if higher_is_better else shown.min()
+    return [int(i) for i in shown.index[shown == best]]
 
 
 def dataset_order(names: Iterable[str]) -> list[str]:
@@ -210,23 +214,28 @@ def compare_table(
     records: Iterable[Mapping[str, Any]],
     *,
     metrics: str | Iterable[str] = DEFAULT_METRICS,
-    ks: Sequence[int] = (1, 3, 5),
+    ks: Sequence[int] = DEFAULT_KS,
     datasets: Iterable[str] | None = None,
     methods: Iterable[str] | None = None,
     include_reported: bool = True,
+    registry: MetricRegistry | None = None,
 ) -> list[Table]:
     """One Table per dataset comparing the given records (reported ones kept unless excluded).
 
     Without `datasets`, the datasets that have measured runs are shown (all when none has).
     """
-    columns = expand_metrics(metrics, ks)
+    registry = _metrics(registry)
+    columns = expand_metrics(metrics, ks, registry=registry)
     frame = records_frame(records)
     if not include_reported:
-        frame = frame[frame["source"] != "reported"]
+        frame = frame[~frame["reported"]]
     frame = _keep(frame, "method", methods)
     names = _choose_datasets(frame, datasets)
     summary = group_runs(frame[frame["dataset"].isin(names)], columns)
-    return [_dataset_table(name, summary[summary["dataset"] == name], columns) for name in names]
+    return [
+        _dataset_table(name, summary[summary["dataset"] == name], columns, registry)
+        for name in names
+    ]
 
 
 def _keep(frame: pd.DataFrame, column: str, wanted: Iterable[str] | None) -> pd.DataFrame:
@@ -247,25 +256,28 @@ def _choose_datasets(frame: pd.DataFrame, wanted: Iterable[str] | None) -> list[
         wanted = list(dict.fromkeys(wanted))
         _keep(frame, "dataset", wanted)  # raises on a dataset no record has
         return wanted
-    measured = frame.loc[frame["source"] != "reported", "dataset"].unique()
+    measured = frame.loc[~frame["reported"], "dataset"].unique()
     return dataset_order(measured if len(measured) else frame["dataset"].unique())
 
 
-def _dataset_table(dataset: str, summary: pd.DataFrame, columns: Sequence[str]) -> Table:
+def _dataset_table(
+    dataset: str, summary: pd.DataFrame, columns: Sequence[str], registry: MetricRegistry
+) -> Table:
     """Format one dataset's grouped runs and find the best (rounded) mean of each column."""
-    show_runs = bool((summary["source"] != "reported").any())
+    show_runs = bool((~summary["reported"]).any())
     lead = ["Method", "Runs"] if show_runs else ["Method"]
     rows, best = [], set()
     for _, r in summary.iterrows():
-        runs = ["-" if r["source"] == "reported" else str(r["runs"])] if show_runs else []
+        runs = ["-" if r["reported"] else str(r["runs"])] if show_runs else []
         cells = [format_cell(r[f"{c}:mean"], r[f"{c}:std"], int(r[f"{c}:n"])) for c in columns]
         rows.append((r["label"], *runs, *cells))
     for j, col in enumerate(columns):
-        best.update((i, len(lead) + j) for i in best_positions(summary[f"{col}:mean"]))
+        positions = best_positions(summary[f"{col}:mean"], registry.higher_is_better(col))
+        best.update((i, len(lead) + j) for i in positions)
     return Table(
         dataset=dataset,
         title=dataset_title(dataset),
-        columns=(*lead, *(metric_label(c) for c in columns)),
+        columns=(*lead, *(registry.label(c) for c in columns)),
         rows=tuple(rows),
         best=frozenset(best),
         notes=_notes(summary, columns),
@@ -276,7 +288,7 @@ def _notes(summary: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
     notes = ["Values in percent; the best of each column is in bold."]
     if any((summary[f"{c}:n"] > 1).any() for c in columns):
         notes.append("a ± b: mean ± sample standard deviation over the runs counted in Runs.")
-    citations = summary.loc[summary["source"] == "reported", "citation"]
+    citations = summary.loc[summary["reported"], "citation"]
     if len(citations):
         cited = "; ".join(sorted({c for c in citations if c})) or "the literature"
         notes.append(f"{REPORTED_MARK.strip()}: published in {cited}.")

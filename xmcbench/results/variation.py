@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from xmcbench.errors import UnknownNameError, XMCBenchError
+from xmcbench.metrics import DEFAULT_KS
 from xmcbench.results.method_meta import (
     Specs,
     describe_labelled,
@@ -36,6 +37,7 @@ from xmcbench.results.tables import (
     expand_metrics,
     format_cell,
     group_runs,
+    higher_is_better,
     metric_label,
 )
 
@@ -102,7 +104,7 @@ def collect(
     *,
     specs: Specs,
     metrics: str | Iterable[str] = DEFAULT_METRICS,
-    ks: Sequence[int] = (1, 3, 5),
+    ks: Sequence[int] = DEFAULT_KS,
     datasets: Iterable[str] | None = None,
     methods: Sequence[str] | None = None,
 ) -> Variation:
@@ -115,7 +117,7 @@ def collect(
     method, names = resolve_subject(frame, by, specs, methods)
     spec = specs.get(method)
     labels = dict(spec.param_labels) if spec is not None else {}
-    runs = with_params(frame[(frame["source"] != "reported") & (frame["method"] == method)])
+    runs = with_params(frame[~frame["reported"] & (frame["method"] == method)])
     complete = runs["params"].map(lambda p: all(n in p for n in names)).astype(bool)
     dropped = int((~complete).sum())
     runs = runs[complete]
@@ -198,7 +200,7 @@ def variation_tables(
     *,
     specs: Specs,
     metrics: str | Iterable[str] = DEFAULT_METRICS,
-    ks: Sequence[int] = (1, 3, 5),
+    ks: Sequence[int] = DEFAULT_KS,
     datasets: Iterable[str] | None = None,
     methods: Sequence[str] | None = None,
     layout: str = ROWS,
@@ -235,9 +237,8 @@ def rows_table(v: Variation, title: str) -> Table:
             shown = describe_labelled(v.context(first["rest"], first["variant_params"]), v.labels)
             groups.append((len(rows), ", ".join(filter(None, [dataset_title(dataset), shown]))))
             for j, col in enumerate(v.metrics):
-                best.update(
-                    (len(rows) + i, len(lead) + j) for i in best_positions(group[f"{col}:mean"])
-                )
+                positions = best_positions(group[f"{col}:mean"], higher_is_better(col))
+                best.update((len(rows) + i, len(lead) + j) for i in positions)
             rows.extend(
                 (v.by_label(r["by"]), str(r["runs"]), *_cells(r, v.metrics))
                 for _, r in group.iterrows()
@@ -277,8 +278,8 @@ def columns_table(v: Variation, title: str) -> Table:
         rows.append(tuple(cells))
     best = {
         (i, len(lead) + j)
-        for j, (_, series) in enumerate(means.items())
-        for i in best_positions(pd.Series(series, dtype=float))
+        for j, ((_, col), series) in enumerate(means.items())
+        for i in best_positions(pd.Series(series, dtype=float), higher_is_better(col))
     }
     single = len(v.metrics) == 1
     names = [dataset_title(d) for d in v.datasets] if single else None

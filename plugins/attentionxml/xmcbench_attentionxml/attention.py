@@ -7,11 +7,12 @@ keeping memory at O(batch x candidates x tokens), never batch x L x tokens for a
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from xmcbench.deep.layers import prior_logit
 
 
 class LabelAttention(nn.Embedding):
@@ -50,13 +51,6 @@ class LabelAttention(nn.Embedding):
         # in place: the matmul's backward needs its inputs, not this fresh output
         logits.masked_fill_(~mask.unsqueeze(-1), float("-inf"))
         return torch.softmax(logits, dim=1)  # over tokens
-
-
-def prior_logit(rate: float) -> float:
-    """The logit whose sigmoid is `rate` (clamped to [1e-7, 0.5]): an output bias that starts
-    every score at the mean label frequency instead of at 0.5."""
-    rate = min(max(rate, 1e-7), 0.5)
-    return math.log(rate / (1.0 - rate))
 
 
 class AttentionHead(nn.Module):

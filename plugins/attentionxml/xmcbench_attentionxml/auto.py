@@ -24,9 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from xmcbench.deep.budget import format_duration
 from xmcbench.runtime import thread_count
-
-from .budget import format_duration
 
 FLAT_LABELS = {"cpu": 4_096, "cuda": 32_768}
 LEVEL1_NODES = {"cpu": 2_048, "cuda": 8_192}

@@ -12,11 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from xmcbench.deep.batching import clipped_lengths, prediction_blocks, token_batch
+from xmcbench.deep.engine import autocast
+from xmcbench.deep.predict import PredictConfig
 from xmcbench.types import Split
 
-from .batching import clipped_lengths, prediction_blocks, token_batch
-from .engine import autocast
-from .predict import PredictConfig
 from .tree import LabelTree
 
 

@@ -14,9 +14,9 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
+from xmcbench.deep.batching import Batch, bucketed_batches, clipped_lengths, token_batch
 from xmcbench.types import Split
 
-from .batching import Batch, bucketed_batches, clipped_lengths, token_batch
 from .tree import LabelTree
 
 

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from xmcbench.deep.batching import token_batch
 from xmcbench.types import Split
 
-from .batching import token_batch
 from .levels import TreeModel
 
 

@@ -30,21 +30,23 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from xmcbench.deep import budget, checkpoint, distributed
+from xmcbench.deep.batching import FlatTrainingData
+from xmcbench.deep.embedding_init import initial_embeddings
+from xmcbench.deep.engine import Evaluator, TrainConfig, Trainer
+from xmcbench.deep.estimator import train_config
+from xmcbench.deep.predict import PredictConfig, flat_evaluator
 from xmcbench.io import atomic_path
 from xmcbench.metrics import ndcg_at_k, precision_at_k
 from xmcbench.types import Split
 
-from . import budget, checkpoint, distributed
-from .batching import FlatTrainingData
 from .beam import beam_search
 from .candidates import CandidateTrainingData, select_parents
-from .embedding_init import initial_embeddings
-from .engine import Evaluator, TrainConfig, Trainer
-from .model import AttentionXMLNet, ModelConfig
-from .params import FIELDS, Hyperparams
-from .predict import PredictConfig, flat_evaluator
+from .model import AttentionXMLNet, model_config
+from .params import Hyperparams
 from .tree import LabelTree
 
+PACKAGE = __package__ or "xmcbench_attentionxml"  # its code (with the engine's) trains a level
 LEVEL_FILE = "level.pt"  # a finished level: fingerprint + weights
 PARENTS_FILE = "parents.npy"  # (n_train, C) training parents of a level, reused on resume
 ATTENTION_KEYS = ("head.attention.",)  # per-node parameters: not copied between levels as such
@@ -58,14 +60,6 @@ class TreeModel:
     tree: LabelTree
     nets: list[AttentionXMLNet]
     tree_id: int = 0
-
-
-def model_config(hp: Hyperparams, vocab_size: int, n_outputs: int) -> ModelConfig:
-    """The network shape for a level with `n_outputs` nodes."""
-    shared = {f.name for f in dataclasses.fields(ModelConfig)} & set(FIELDS)
-    return ModelConfig(
-        vocab_size=vocab_size, n_labels=n_outputs, **{name: getattr(hp, name) for name in shared}
-    )
 
 
 def init_from_level_above(
@@ -170,12 +164,14 @@ class LevelTrainer:
         self.summaries: list[dict[str, Any]] = []  # per level: budget, seconds, why it stopped
 
     def _train_config(self, level: int, time_budget: float | None) -> TrainConfig:
-        names = [f.name for f in dataclasses.fields(TrainConfig) if f.name != "progress"]
-        values = {name: getattr(self.hp, name) for name in names if hasattr(self.hp, name)}
-        values["epochs"] = epochs_of_level(self.hp, level)
-        values["swa_warmup"] = swa_warmup_of_level(self.hp, level)
-        values["time_budget"] = time_budget
-        return TrainConfig(**values, progress=self.progress)
+        """The engine's settings for `level`: its epochs, SWA warm-up and share of the budget."""
+        return train_config(
+            self.hp,
+            self.progress,
+            epochs=epochs_of_level(self.hp, level),
+            swa_warmup=swa_warmup_of_level(self.hp, level),
+            time_budget=time_budget,
+        )
 
     def train(
         self, tree: LabelTree, train: Split, valid: Split, workdir: Path, tree_id: int = 0
@@ -283,7 +279,7 @@ class LevelTrainer:
         self.summaries.append(summary)
         if distributed.is_main():
             weights = {k: v.detach().cpu() for k, v in net.state_dict().items()}
-            code = checkpoint.code_version()
+            code = checkpoint.code_version([PACKAGE])
             checkpoint.save(
                 {"fingerprint": fingerprint, "code": code, "model": weights, "seconds": spent,
                  "summary": summary},
@@ -340,7 +336,7 @@ def finished_level(
 
 def parents_tag(fingerprint: str) -> str:
     """What identifies cached training parents: the level's settings and the code's source."""
-    return f"{fingerprint}:{checkpoint.code_version()['source']}"
+    return f"{fingerprint}:{checkpoint.code_version([PACKAGE])['source']}"
 
 
 def cached_parents(path: Path, tag: Path, expected: str) -> np.ndarray | None:

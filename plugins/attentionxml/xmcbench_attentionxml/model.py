@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import torch
 from torch import nn
 
+from xmcbench.deep.encoder import BiLSTMEncoder
+from xmcbench.deep.layers import make_embedding
+
 from .attention import AttentionHead
-from .encoder import BiLSTMEncoder
-from .params import OPTIMIZERS
+from .params import OPTIMIZERS, Hyperparams
 
 
 @dataclass(frozen=True)
@@ -31,38 +32,6 @@ class ModelConfig:
     # "lazy": sparse gradients for the embedding and the candidates' attention vectors, trained
     # by optim.LazyAdam (untouched rows never move); "dense": dense gradients, Adam
     optimizer: str = "dense"
-
-
-class EmbeddingShape(Protocol):
-    """The fields of a network config that size its word embedding."""
-
-    vocab_size: int
-    embedding_dim: int
-    freeze_embedding: bool
-    sparse_embedding: bool
-
-
-def make_embedding(
-    config: EmbeddingShape, matrix: np.ndarray | None, sparse: bool = False
-) -> nn.Embedding:
-    """Word embeddings (row 0 = padding, kept zero), optionally initialised from `matrix`.
-
-    Sparse (row) gradients when `config.sparse_embedding` or `sparse` and not frozen. Shared with
-    the deep baselines (XML-CNN, BiLSTM + max-pool) so every model starts alike.
-    """
-    vocab_size, dim, freeze = config.vocab_size, config.embedding_dim, config.freeze_embedding
-    sparse = (config.sparse_embedding or sparse) and not freeze
-    layer = nn.Embedding(vocab_size, dim, padding_idx=0, sparse=sparse)
-    if matrix is not None:
-        if matrix.shape != (vocab_size, dim):
-            raise ValueError(
-                f"embedding matrix {matrix.shape} does not fit the vocabulary ({vocab_size}, {dim})"
-            )
-        with torch.no_grad():
-            layer.weight.copy_(torch.from_numpy(np.asarray(matrix, dtype=np.float32)))
-            layer.weight[0].zero_()
-    layer.weight.requires_grad_(not freeze)
-    return layer
 
 
 class AttentionXMLNet(nn.Module):
@@ -112,3 +81,23 @@ class AttentionXMLNet(nn.Module):
         """Attention coefficients alpha (b, T, c): where each label looks (inspection, tests)."""
         h, mask = self.encode(tokens, lengths)
         return self.head.attention(h, mask, candidates)
+
+
+def model_config(hp: Hyperparams, vocab_size: int, n_outputs: int) -> ModelConfig:
+    """The network's shape for `n_outputs` outputs (every label, or a tree level's nodes).
+
+    Spelled field by field: a field renamed on either side fails here, not silently.
+    """
+    return ModelConfig(
+        vocab_size=vocab_size,
+        n_labels=n_outputs,
+        embedding_dim=hp.embedding_dim,
+        hidden_size=hp.hidden_size,
+        fc_sizes=hp.fc_sizes,
+        embedding_dropout=hp.embedding_dropout,
+        encoder_dropout=hp.encoder_dropout,
+        attention_impl=hp.attention_impl,
+        freeze_embedding=hp.freeze_embedding,
+        sparse_embedding=hp.sparse_embedding,
+        optimizer=hp.optimizer,
+    )

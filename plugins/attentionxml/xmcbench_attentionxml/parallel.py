@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from xmcbench import interrupts
+from xmcbench.deep import checkpoint
 from xmcbench.runtime import thread_count
 from xmcbench.types import Split
 
@@ -66,6 +67,8 @@ def train_in_processes(
     RuntimeError naming the tree when a process dies (for example killed for memory).
     """
     threads = threads_per_worker(workers)
+    checkpoint.code_version([type(method).__module__.split(".")[0]])  # read the code hashes now
+    sources = checkpoint.source_hashes()  # the workers' checkpoints carry the parent's
     context = multiprocessing.get_context("spawn")  # fork would copy a busy OpenMP pool
     with interrupts.sigterm_as_interrupt():
         executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
@@ -73,7 +76,7 @@ def train_in_processes(
             futures = {
                 executor.submit(
                     _train_tree, _single_tree(method, i, show=(n == 0)), train, valid,
-                    str(workdir), threads, n == 0,
+                    str(workdir), threads, n == 0, sources,
                 ): i
                 for n, i in enumerate(ids)
             }  # fmt: skip
@@ -121,14 +124,22 @@ def _single_tree(method: AttentionXML, tree_id: int, show: bool) -> AttentionXML
 
 
 def _train_tree(
-    method: AttentionXML, train: Split, valid: Split, workdir: str, threads: int, shown: bool
+    method: AttentionXML,
+    train: Split,
+    valid: Split,
+    workdir: str,
+    threads: int,
+    shown: bool,
+    sources: dict[str, str],
 ) -> None:
     """Worker: train one tree of `method` into `workdir` with `threads` threads; only the
-    `shown` one writes its log to stdout (errors still reach the parent)."""
+    `shown` one writes its log to stdout (errors still reach the parent). `sources`: the
+    parent's code hashes, so that the parent accepts the levels this process writes."""
     import torch
 
     from .tree_method import fit_trees
 
+    checkpoint.adopt_source_hashes(sources)
     torch.set_num_threads(threads)
     with (
         interrupts.sigterm_as_interrupt(),  # also before the loop: stop cleanly, not killed

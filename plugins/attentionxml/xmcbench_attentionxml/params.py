@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
+from xmcbench.deep.params import TRAINING_SPECS, DeepParamsBase, field_names
 from xmcbench.errors import ParamError
-from xmcbench.paramspec import (
-    Param,
-    check_params,
-    choice,
-    flag,
-    fraction,
-    integer,
-    integers,
-    number,
-    text,
-)
-
-from .budget import duration, format_duration
+from xmcbench.paramspec import Param, choice, flag, fraction, integer, integers
 
 ATTENTION_IMPLS = ("fast", "reference")
-PRECISIONS = ("fp32", "bf16", "fp16")
 OPTIMIZERS = ("lazy", "dense")  # see optim.LazyAdam
 LEVEL_INITS = ("random", "parent")  # see levels.init_from_level_above
 
 
 @dataclass(frozen=True)
-class Hyperparams:
+class Hyperparams(DeepParamsBase):
     """Resolved hyperparameters (a preset overridden by explicit values); paper defaults."""
 
     # model (paper §2.4, §3.3)
@@ -80,54 +66,24 @@ class Hyperparams:
     level_init: str = "random"
 
     def __post_init__(self) -> None:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name, value in check_params(values, SPECS).items():  # types, ranges; 3.0 -> 3
-            object.__setattr__(self, name, value)
+        super().__post_init__()  # types and ranges of every field (SPECS); 3.0 -> 3
         if self.tree_k & (self.tree_k - 1):
             raise ParamError(f"tree_k must be a power of two (2, 4, 8, ...), got {self.tree_k}")
         if self.tree_id is not None and self.tree_id >= self.trees:
             bound = f"[0, {self.trees}) for trees={self.trees}"
             raise ParamError(f"tree_id must be in {bound}, got {self.tree_id}")
 
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-        out["time_budget"] = format_duration(self.time_budget)
-        return out
 
-
-FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Hyperparams))
+FIELDS: tuple[str, ...] = field_names(Hyperparams)
 
 # The type and range of every hyperparameter: the one place they are checked (Hyperparams).
 SPECS: dict[str, Param] = {
-    "embedding_dim": integer(1),
-    "embedding_init": text(),
-    "freeze_embedding": flag(),
+    **TRAINING_SPECS,  # the engine's (xmcbench.deep.params)
     "hidden_size": integer(1),
     "fc_sizes": integers(1),
-    "embedding_dropout": fraction(),
     "encoder_dropout": fraction(),
     "attention_impl": choice(*ATTENTION_IMPLS),
-    "max_len": integer(1),
-    "epochs": integer(1),
-    "batch_size": integer(1),
-    "lr": number(0, low_open=True),
-    "swa": flag(),
-    "swa_warmup": number(0),
-    "eval_every": integer(1),
-    "patience": integer(1),
-    "clip_factor": number(0),
-    "clip_window": integer(1),
-    "valid_size": integer(1),
-    "max_steps": integer(1, optional=True),
-    "time_budget": duration(),
-    "precision": choice(*PRECISIONS),
-    "sparse_embedding": flag(),
     "optimizer": choice(*OPTIMIZERS),
-    "predict_batch_size": integer(1),
-    "ppmi_window": integer(1),
-    "ppmi_max_words": integer(1),
     "tree_height": integer(0),
     "tree_k": integer(2),
     "tree_m": integer(1, optional=True),
@@ -140,3 +96,4 @@ SPECS: dict[str, Param] = {
     "level_swa_warmup": integers(0, optional=True),
     "level_init": choice(*LEVEL_INITS),
 }
+Hyperparams.specs = SPECS  # read by DeepParamsBase.__post_init__ and `describe`

@@ -12,17 +12,15 @@ SWA starts only once validation has mostly stopped climbing: averaging early sna
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from xmcbench.errors import ParamError
+from xmcbench.deep.presets import CPU_TRAINING, DEMO_TRAINING, resolve_preset
 
 from . import auto
 from .params import Hyperparams
 
-P = TypeVar("P")
+__all__ = ["AUTO", "PAPER_PRESETS", "PRESETS", "resolve", "resolve_preset"]
 
 AUTO = "auto"
 DEFAULT_PRESET = AUTO  # chosen from the data and the device when no preset is given
@@ -42,21 +40,13 @@ _PAPER = {
 _PAPER_LARGE = {**_PAPER, "batch_size": 200, "hidden_size": 512, "fc_sizes": (512, 256)}
 
 _CPU_BASE: dict[str, Any] = {  # shared by "cpu" and "cpu-tree"
-    "embedding_dim": 100,
+    **CPU_TRAINING,
     "hidden_size": 64,
     "fc_sizes": (64,),
-    "max_len": 128,
     "epochs": 3,
-    "batch_size": 32,
-    "lr": 1e-2,
     "embedding_dropout": 0.1,
     "encoder_dropout": 0.2,
     "swa_warmup": 2,
-    "eval_every": 250,
-    "patience": 10,
-    "valid_size": 1000,
-    "ppmi_max_words": 30_000,
-    "precision": "bf16",
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -127,18 +117,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the default synthetic dataset in a few minutes on 2 CPU cores (measured: P@1 88.4, P@5
     # 74.0 in 6 min on 2 busy cores); lr 3e-3 leaves the popular-labels plateau far sooner
     "demo": {
-        "embedding_dim": 64,
+        **DEMO_TRAINING,  # shared with the deep baselines (xmcbench.deep.presets)
         "hidden_size": 64,
         "fc_sizes": (64,),
-        "max_len": 300,
-        "epochs": 10,
-        "batch_size": 32,
-        "lr": 3e-3,
         "swa_warmup": 7,
-        "eval_every": 100,
-        "patience": 10,
-        "valid_size": 200,
-        "ppmi_max_words": 20_000,
     },
     # tens of thousands of docs and labels (e.g. debian-depends: 40k docs, 29k labels, ~61
     # tokens) in about half an hour on 2 cores. The flat model's cost grows with labels x tokens,
@@ -182,31 +164,3 @@ def resolve(
     if auto_values is not None:
         presets = {**PRESETS, AUTO: {**PRESETS[AUTO], **auto_values}}
     return resolve_preset("AttentionXML", Hyperparams, presets, DEFAULT_PRESET, preset, explicit)
-
-
-def resolve_preset(
-    method: str,
-    params: type[P],
-    presets: Mapping[str, Mapping[str, Any]],
-    default: str,
-    preset: str | None,
-    explicit: Mapping[str, Any],
-) -> tuple[str, P]:
-    """`method`'s preset name used, and its values overridden by `explicit` (None means unset).
-
-    Shared with the deep baselines, whose parameter dataclasses and presets differ.
-    """
-    name = default if preset is None else preset
-    if not isinstance(name, str):
-        raise ParamError(f"preset must be one of {', '.join(presets)}, got {name!r}")
-    if name not in presets:
-        close = difflib.get_close_matches(name, presets, n=2)
-        hint = (
-            f"; did you mean {' or '.join(close)}?" if close else f" (known: {', '.join(presets)})"
-        )
-        raise ValueError(f"unknown {method} preset {name!r}{hint}")
-    unknown = set(explicit) - {f.name for f in dataclasses.fields(params)}
-    if unknown:
-        raise TypeError(f"unknown {method} hyperparameter(s): {', '.join(sorted(unknown))}")
-    given = {k: v for k, v in explicit.items() if v is not None}
-    return name, params(**{**presets[name], **given})

@@ -1,9 +1,10 @@
-"""The label-tree path of the `AttentionXML` estimator: fit, predict, save, load, merge.
+"""The label-tree path of AttentionXML: fit, predict, save, load and merge trees (functions).
 
-`AttentionXML` delegates here when ``tree_height > 0`` or ``trees > 1``. Tree i of an ensemble
-uses seed + i for its tree, its embedding and its training, so ``tree_id=i`` jobs on separate
-machines give the same trees as one ``trees=n`` job; combine their saved models with
-``AttentionXML.merge([dir_0, dir_1, ...])`` (or ``merge_models``).
+`AttentionXML` delegates here when ``tree_height > 0`` or ``trees > 1``; these functions read
+what a job asks for (`TreeJob`) and return what they made, which the estimator keeps. Tree i of
+an ensemble uses seed + i for its tree, its embedding and its training, so ``tree_id=i`` jobs on
+separate machines give the same trees as one ``trees=n`` job; combine their saved models with
+``AttentionXML.merge([dir_0, dir_1, ...])`` (which checks them with `merged_trees`).
 
 Saved layout: ``params.json`` (with a ``label_trees`` entry) and per tree ``tree-<i>/tree.npz``
 plus ``tree-<i>/level-<d>.pt`` weights.
@@ -14,31 +15,53 @@ from __future__ import annotations
 import dataclasses
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
+from xmcbench.deep import budget, checkpoint, distributed
+from xmcbench.deep.batching import validation_split
+from xmcbench.deep.distributed import resolve_device
+from xmcbench.deep.estimator import predict_config
+from xmcbench.deep.predict import PredictConfig
 from xmcbench.io import write_json
 from xmcbench.types import Split, TopK
 
-from . import __version__, budget, checkpoint, distributed, parallel
-from .batching import carve_validation
+from . import parallel
 from .beam import beam_search
 from .ensemble import average_topk
 from .levels import LevelTrainer, TreeModel, level_costs
 from .model import AttentionXMLNet, ModelConfig
-from .predict import PredictConfig
 from .tree import LabelTree, build_tree
 
-if TYPE_CHECKING:
-    from .method import AttentionXML
-
+PACKAGE = __package__ or "xmcbench_attentionxml"  # its code decides what a tree is
 TREE_FILE, TREE_INFO = "tree.npz", "tree.json"
 # do not change what a tree's training does (parallel_trees: whether they train at once)
 NOT_IN_FINGERPRINT = ("trees", "tree_id", "parallel_trees", "predict_batch_size")
+
+
+class TreeJob(Protocol):
+    """What the trees of a job are trained for: the estimator's settings (read only)."""
+
+    seed: int
+    device: str
+    progress: bool
+    step_callback: Callable[[int], None] | None
+
+    def hyperparams(self) -> Any: ...
+
+
+@dataclass
+class TreeFit:
+    """What `fit_trees` trained: one model per tree, the device, the training summary."""
+
+    models: list[TreeModel]
+    device: str
+    summary: dict[str, Any]
 
 
 def uses_tree(hp: Any) -> bool:
@@ -56,7 +79,7 @@ def get_tree(hp: Any, train: Split, seed: int, workdir: Path, progress: bool) ->
     settings = {
         "k": hp.tree_k, "m": hp.tree_m, "height": hp.tree_height, "seed": seed,
         "n_labels": train.n_labels, "label_nnz": int(train.labels.nnz), "n_train": len(train),
-        "source": checkpoint.code_version()["source"],  # other tree-building code: build again
+        "source": checkpoint.code_version([PACKAGE])["source"],  # other tree code: build again
     }  # fmt: skip
     path, info = workdir / TREE_FILE, workdir / TREE_INFO
     saved = saved_tree(path, info, settings)
@@ -97,18 +120,20 @@ def saved_tree(path: Path, info: Path, settings: dict[str, Any]) -> LabelTree | 
     return None
 
 
-def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: Path) -> None:
-    """Build and train the trees of this job, level by level, resuming from `workdir`."""
-    from .method import VALID_SEED, resolve_device
+def fit_trees(
+    method: TreeJob,
+    train: Split,
+    valid: Split | None,
+    workdir: Path,
+    on_step: Callable[[int, int, int], None] | None = None,
+) -> TreeFit:
+    """Build and train the trees of this job, level by level, resuming from `workdir`.
 
+    `on_step(tree, level, step)` is called after each training step (else `step_callback`).
+    """
     hp, workdir = method.hyperparams(), Path(workdir)
     device = distributed.init(resolve_device(method.device))  # cuda:LOCAL_RANK under torchrun
-    if valid is None:
-        keep, held = carve_validation(len(train), hp.valid_size, VALID_SEED)
-        train, valid = train.subset(keep), train.subset(held, name="valid")
-    elif len(valid) > hp.valid_size:
-        rows = np.random.default_rng(VALID_SEED).choice(len(valid), hp.valid_size, replace=False)
-        valid = valid.subset(np.sort(rows))
+    train, valid = validation_split(train, valid, hp.valid_size)
     params = {k: v for k, v in hp.as_dict().items() if k not in NOT_IN_FINGERPRINT}
     base = {
         "params": params, "device": device.type, "n_train": len(train), "n_valid": len(valid),
@@ -137,19 +162,19 @@ def fit_trees(method: AttentionXML, train: Split, valid: Split | None, workdir: 
             allowance = budget.Allowance(hp.time_budget, level_costs(hp, tree) * len(ids))
         allowance.charge(budget.now() - started)  # building the tree is part of training
 
-        def on_step(level: int, step: int, i: int = i) -> None:
-            method.level_ = (i, level)  # where training stands (tests interrupt on it)
-            if method.step_callback is not None:
+        def level_step(level: int, step: int, i: int = i) -> None:
+            if on_step is not None:
+                on_step(i, level, step)
+            elif method.step_callback is not None:
                 method.step_callback(step)
 
-        trainer = LevelTrainer(hp, device, seed, base, method.progress, on_step, log, allowance)
+        trainer = LevelTrainer(hp, device, seed, base, method.progress, level_step, log, allowance)
         models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
         summaries += trainer.summaries
-    method.tree_models_, method.device_ = models, str(device)
-    method.training_summary_ = budget.summary(hp.time_budget, summaries, per_level=True)
+    summary = budget.summary(hp.time_budget, summaries, per_level=True)
     if workers > 1:  # the trees trained at once: the wall clock, not the sum of their times
-        method.training_summary_.update(train_s=round(budget.now() - wall, 3), tree_workers=workers)
-    method._note_auto()
+        summary.update(train_s=round(budget.now() - wall, 3), tree_workers=workers)
+    return TreeFit(models, str(device), summary)
 
 
 def tree_scores(
@@ -161,27 +186,25 @@ def tree_scores(
     return labels, scores
 
 
-def predict_trees(method: AttentionXML, test: Split, k: int) -> TopK:
+def predict_trees(models: Sequence[TreeModel], hp: Any, test: Split, k: int) -> TopK:
     """Top-k labels: each tree's beam search, then the per-label mean over the trees."""
-    hp, models = method.hyperparams(), method.tree_models_
     if not models:
         raise RuntimeError("AttentionXML.predict called before fit or load")
     width = max(k, hp.candidates)
     labels, scores = [], []
     for model in models:
         device = next(model.nets[0].parameters()).device
-        config = PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
-        lab, sco = tree_scores(model, test, width, config, hp.candidates)
+        lab, sco = tree_scores(model, test, width, predict_config(hp, device), hp.candidates)
         labels.append(lab)
         scores.append(sco)
     return average_topk(labels, scores, k)
 
 
-def save_trees(method: AttentionXML, path: Path) -> None:
-    """Write params.json, and each tree with its level weights under ``tree-<i>/``."""
+def save_trees(models: Sequence[TreeModel], path: Path) -> list[dict[str, Any]]:
+    """Each tree with its level weights under ``path/tree-<i>/``; returns params.json's entries."""
     path = Path(path)
     entries = []
-    for model in method.tree_models_ or []:
+    for model in models:
         sub = path / f"tree-{model.tree_id}"
         sub.mkdir(parents=True, exist_ok=True)
         model.tree.save(sub / TREE_FILE)
@@ -190,16 +213,7 @@ def save_trees(method: AttentionXML, path: Path) -> None:
             checkpoint.save(weights, sub / f"level-{level}.pt")
         configs = [dataclasses.asdict(net.config) for net in model.nets]
         entries.append({"tree_id": model.tree_id, "dir": sub.name, "model_configs": configs})
-    write_json(
-        path / "params.json",
-        {
-            "method": method.name,
-            "plugin_version": __version__,
-            "params": method.get_params(),
-            "label_trees": entries,
-            **({"auto_reason": method.auto_.reason} if method.auto_ is not None else {}),
-        },
-    )
+    return entries
 
 
 def load_tree_models(path: Path, entries: list[dict[str, Any]]) -> list[TreeModel]:
@@ -216,22 +230,19 @@ def load_tree_models(path: Path, entries: list[dict[str, Any]]) -> list[TreeMode
     return models
 
 
-def merge_models(paths: Sequence[Path]) -> AttentionXML:
-    """One ensemble from saved models of separate trees (``tree_id`` jobs) of one configuration."""
-    from .method import AttentionXML, resolve_device
+def merged_trees(
+    params: Sequence[dict[str, Any]], models: Sequence[Sequence[TreeModel]]
+) -> list[TreeModel]:
+    """The trees of saved models (their `get_params()` and trees) as one ensemble, by tree id.
 
-    loaded = [AttentionXML.load(Path(p)) for p in paths]
-    params = [{k: v for k, v in m.get_params().items() if k not in ("tree_id", "trees", "device")}
-              for m in loaded]  # fmt: skip
-    if any(p != params[0] for p in params[1:]):
+    Refuses models of different settings or seeds, and the same tree twice.
+    """
+    ignored = ("tree_id", "trees", "device")
+    settings = [{k: v for k, v in p.items() if k not in ignored} for p in params]
+    if any(p != settings[0] for p in settings[1:]):
         raise ValueError("cannot merge models trained with different hyperparameters or seeds")
-    models = sorted((t for m in loaded for t in (m.tree_models_ or [])), key=lambda t: t.tree_id)
-    ids = [t.tree_id for t in models]
+    trees = sorted((t for group in models for t in group), key=lambda t: t.tree_id)
+    ids = [t.tree_id for t in trees]
     if len(set(ids)) != len(ids):
         raise ValueError(f"the models hold the same tree twice (tree ids {ids})")
-    first = loaded[0]
-    first.trees, first.tree_id = len(models), None
-    device = resolve_device("auto")
-    first.tree_models_ = [TreeModel(t.tree, [n.to(device) for n in t.nets], t.tree_id)
-                          for t in models]  # fmt: skip
-    return first
+    return trees

@@ -1,8 +1,8 @@
 """BiLSTM + max-pooling, the ablation of AttentionXML's paper (section 3.6, Table 4 "BiLSTM").
 
-AttentionXML's own embedding and BiLSTM encoder (the very class, imported), max-pooling over time
-instead of multi-label attention (padding masked out, so it never wins), then XML-CNN's fully
-connected layers: a shared bottleneck + ReLU + dropout and one output per label.
+The deep toolkit's embedding and BiLSTM encoder (the very class AttentionXML uses), max-pooling
+over time instead of multi-label attention (padding masked out, so it never wins), then XML-CNN's
+fully connected layers: a shared bottleneck + ReLU + dropout and one output per label.
 """
 
 from __future__ import annotations
@@ -14,13 +14,15 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
-from xmcbench_attentionxml.encoder import BiLSTMEncoder
-from xmcbench_attentionxml.method import AttentionXML
-from xmcbench_attentionxml.model import make_embedding
-from xmcbench_attentionxml.presets import resolve_preset
 
+from xmcbench.deep.encoder import BiLSTMEncoder
+from xmcbench.deep.estimator import DeepEstimator
+from xmcbench.deep.layers import make_embedding
+from xmcbench.deep.params import field_names
+from xmcbench.deep.presets import resolve_preset
 from xmcbench.paramspec import Param, fraction, integer
 
+from . import __version__
 from .deep_common import (
     CPU_TRAINING,
     DEMO_TRAINING,
@@ -28,7 +30,6 @@ from .deep_common import (
     BottleneckNet,
     DeepParams,
     dynamic_max_pool,
-    field_names,
 )
 
 
@@ -102,7 +103,7 @@ class BiLSTMMaxPoolNet(BottleneckNet):
         return dynamic_max_pool(h.transpose(1, 2), lengths, self.config.pooling_chunks)
 
 
-class BiLSTMMaxPool(AttentionXML):
+class BiLSTMMaxPool(DeepEstimator):
     """BiLSTM + max-pooling + XML-CNN's fully connected layers, trained like AttentionXML.
 
     Every hyperparameter is a keyword (see `BiLSTMMaxPoolParams`); None means "take it from the
@@ -110,10 +111,13 @@ class BiLSTMMaxPool(AttentionXML):
     """
 
     name = "bilstm-maxpool"
-    model_class = BiLSTMMaxPoolNet
+    label = "BiLSTM-maxpool"
+    version = __version__
+    params_class = BiLSTMMaxPoolParams
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = PRESETS
+    default_preset = DEFAULT_PRESET
+    network_class = BiLSTMMaxPoolNet
     config_class = BiLSTMMaxPoolConfig
-    fields = FIELDS
-    resolve_params = staticmethod(resolve)
 
     def __init__(
         self,
@@ -152,3 +156,22 @@ class BiLSTMMaxPool(AttentionXML):
     ) -> None:
         given = {k: v for k, v in locals().items() if k in FIELDS}
         self._setup(preset, seed, device, progress, given)
+
+    @classmethod
+    def network_config(
+        cls, hp: BiLSTMMaxPoolParams, vocab_size: int, n_labels: int
+    ) -> BiLSTMMaxPoolConfig:
+        """The network's shape, field by field (a renamed field fails here, not silently)."""
+        return BiLSTMMaxPoolConfig(
+            vocab_size=vocab_size,
+            n_labels=n_labels,
+            embedding_dim=hp.embedding_dim,
+            hidden_size=hp.hidden_size,
+            pooling_chunks=hp.pooling_chunks,
+            bottleneck_size=hp.bottleneck_size,
+            embedding_dropout=hp.embedding_dropout,
+            encoder_dropout=hp.encoder_dropout,
+            dropout=hp.dropout,
+            freeze_embedding=hp.freeze_embedding,
+            sparse_embedding=hp.sparse_embedding,
+        )

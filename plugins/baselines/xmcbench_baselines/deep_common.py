@@ -1,36 +1,27 @@
 """Shared by the deep baselines (XML-CNN, BiLSTM + max-pool): pooling, output layers, parameters.
 
-Both reuse the AttentionXML plugin's estimator (`xmcbench_attentionxml.method.AttentionXML`) with
-the model-building step swapped, so training (Adam, adaptive clipping, optional SWA, early
-stopping on validation nDCG@5, checkpoints and resume), PPMI+SVD embedding initialisation,
-batching, prediction and save/load are exactly AttentionXML's.
+Both are `xmcbench.deep.estimator.DeepEstimator`s, as AttentionXML is, so training (Adam,
+adaptive clipping, optional SWA, early stopping on validation nDCG@5, checkpoints and resume),
+PPMI+SVD embedding initialisation, batching, prediction and save/load are exactly AttentionXML's.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import ClassVar
 
 import torch
 from torch import nn
-from xmcbench_attentionxml.attention import prior_logit
-from xmcbench_attentionxml.budget import duration, format_duration
-from xmcbench_attentionxml.presets import PRESETS as ATTENTIONXML_PRESETS
 
-from xmcbench.paramspec import (
-    Param,
-    check_params,
-    choice,
-    flag,
-    fraction,
-    integer,
-    number,
-    text,
-)
+from xmcbench.deep.layers import prior_logit
+from xmcbench.deep.params import TRAINING_SPECS, DeepParamsBase
+from xmcbench.deep.presets import CPU_TRAINING, DEMO_TRAINING
+from xmcbench.paramspec import Param, fraction, integer
 
-PRECISIONS = ("fp32", "bf16", "fp16")
-P = TypeVar("P", bound="DeepParams")
+__all__ = [
+    "CPU_TRAINING", "DEMO_TRAINING", "BottleneckHead", "BottleneckNet", "DeepParams",
+    "dynamic_max_pool",
+]  # fmt: skip
 
 
 def chunk_bounds(valid: torch.Tensor, chunks: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,8 +97,8 @@ class BottleneckNet(nn.Module):
 
 
 @dataclass(frozen=True)
-class DeepParams:
-    """Hyperparameters every deep baseline shares with AttentionXML's engine (same names)."""
+class DeepParams(DeepParamsBase):
+    """Hyperparameters every deep baseline shares (the engine's, same names as AttentionXML's)."""
 
     embedding_dim: int = 300
     embedding_init: str = "ppmi"  # "ppmi", "random" or a GloVe/word2vec text file
@@ -137,73 +128,8 @@ class DeepParams:
 
     # the type and range of every hyperparameter: the one place they are checked
     specs: ClassVar[dict[str, Param]] = {
-        "embedding_dim": integer(1),
-        "embedding_init": text(),
-        "freeze_embedding": flag(),
-        "embedding_dropout": fraction(),
-        "max_len": integer(1),
+        **TRAINING_SPECS,
         "bottleneck_size": integer(1),
         "dropout": fraction(),
         "pooling_chunks": integer(1),
-        "epochs": integer(1),
-        "batch_size": integer(1),
-        "lr": number(0, low_open=True),
-        "swa": flag(),
-        "swa_warmup": number(0),
-        "eval_every": integer(1),
-        "patience": integer(1),
-        "clip_factor": number(0),
-        "clip_window": integer(1),
-        "valid_size": integer(1),
-        "max_steps": integer(1, optional=True),
-        "time_budget": duration(),
-        "precision": choice(*PRECISIONS),
-        "sparse_embedding": flag(),
-        "predict_batch_size": integer(1),
-        "ppmi_window": integer(1),
-        "ppmi_max_words": integer(1),
     }
-
-    def __post_init__(self) -> None:
-        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        for name, value in check_params(values, self.specs).items():  # lists become tuples
-            object.__setattr__(self, name, value)
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
-        out["time_budget"] = format_duration(self.time_budget)
-        return out
-
-
-def field_names(params: type[DeepParams]) -> tuple[str, ...]:
-    """The hyperparameter names of a parameter dataclass, in declaration order."""
-    return tuple(f.name for f in dataclasses.fields(params))
-
-
-# Training budgets taken from AttentionXML's presets of the same names, so Table 4's columns are
-# always trained with the same epochs, learning rate, batch size and text length.
-TRAINING_KEYS = (
-    "embedding_dim",
-    "max_len",
-    "epochs",
-    "batch_size",
-    "lr",
-    "eval_every",
-    "patience",
-    "valid_size",
-    "ppmi_max_words",
-    "precision",
-    "time_budget",
-)
-
-
-def training_budget(preset: str) -> dict[str, Any]:
-    """The training (not architecture) values of AttentionXML's preset `preset`."""
-    values = ATTENTIONXML_PRESETS[preset]
-    return {key: values[key] for key in TRAINING_KEYS if key in values}
-
-
-DEMO_TRAINING = training_budget("demo")  # the default synthetic dataset, minutes on 2 cores
-CPU_TRAINING = training_budget("cpu")  # debian-depends-sized data (40k docs, 30k labels)

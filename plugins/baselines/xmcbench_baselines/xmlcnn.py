@@ -3,7 +3,7 @@
 Word embeddings feed 1-D convolutions of several widths (2, 4, 8; 128 filters each) with ReLU;
 each feature map is max-pooled over p equal chunks of the document (dynamic max-pooling), the
 pieces are concatenated and go through a shared 512-unit bottleneck (ReLU, dropout 0.5) to one
-output per label. Trained by the AttentionXML plugin's engine, as every deep model here.
+output per label. Trained by the deep toolkit (`xmcbench.deep`), as every deep model here.
 """
 
 from __future__ import annotations
@@ -16,12 +16,14 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
-from xmcbench_attentionxml.method import AttentionXML
-from xmcbench_attentionxml.model import make_embedding
-from xmcbench_attentionxml.presets import resolve_preset
 
+from xmcbench.deep.estimator import DeepEstimator
+from xmcbench.deep.layers import make_embedding
+from xmcbench.deep.params import field_names
+from xmcbench.deep.presets import resolve_preset
 from xmcbench.paramspec import Param, integer, integers
 
+from . import __version__
 from .deep_common import (
     CPU_TRAINING,
     DEMO_TRAINING,
@@ -29,7 +31,6 @@ from .deep_common import (
     BottleneckNet,
     DeepParams,
     dynamic_max_pool,
-    field_names,
 )
 
 
@@ -113,18 +114,21 @@ class XMLCNNNet(BottleneckNet):
         return torch.cat(pieces, dim=1)  # (b, F * widths * p)
 
 
-class XMLCNN(AttentionXML):
-    """XML-CNN with AttentionXML's training engine; flat output over every label.
+class XMLCNN(DeepEstimator):
+    """XML-CNN trained by the deep toolkit (as AttentionXML is); flat output over every label.
 
     Every hyperparameter is a keyword (see `XMLCNNParams`); None means "take it from the preset"
     (default preset: "cpu"; "paper" is the published configuration).
     """
 
     name = "xml-cnn"
-    model_class = XMLCNNNet
+    label = "XML-CNN"
+    version = __version__
+    params_class = XMLCNNParams
+    presets: ClassVar[Mapping[str, Mapping[str, Any]]] = PRESETS
+    default_preset = DEFAULT_PRESET
+    network_class = XMLCNNNet
     config_class = XMLCNNConfig
-    fields = FIELDS
-    resolve_params = staticmethod(resolve)
 
     def __init__(
         self,
@@ -163,3 +167,20 @@ class XMLCNN(AttentionXML):
     ) -> None:
         given = {k: v for k, v in locals().items() if k in FIELDS}
         self._setup(preset, seed, device, progress, given)
+
+    @classmethod
+    def network_config(cls, hp: XMLCNNParams, vocab_size: int, n_labels: int) -> XMLCNNConfig:
+        """The network's shape, field by field (a renamed field fails here, not silently)."""
+        return XMLCNNConfig(
+            vocab_size=vocab_size,
+            n_labels=n_labels,
+            embedding_dim=hp.embedding_dim,
+            filter_sizes=hp.filter_sizes,
+            num_filters=hp.num_filters,
+            pooling_chunks=hp.pooling_chunks,
+            bottleneck_size=hp.bottleneck_size,
+            embedding_dropout=hp.embedding_dropout,
+            dropout=hp.dropout,
+            freeze_embedding=hp.freeze_embedding,
+            sparse_embedding=hp.sparse_embedding,
+        )

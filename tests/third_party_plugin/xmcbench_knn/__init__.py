@@ -76,4 +76,4 @@ def register_methods(register):
 
 @hookimpl
 def register_metrics(register):
-    register("recall", recall_at_k, description="recall at k (test plugin)")
+    register("recall", recall_at_k, description="recall at k (test plugin)", label="Recall")

@@ -1,4 +1,4 @@
-"""`xmcbench predict --run RUN`: label new texts with a saved run's model, as its dataset was read.
+"""Label new texts with a saved run's model (`xmcbench predict`), as its dataset was read.
 
 The texts are tokenized and mapped to ids with the run's prepared vocabulary (and TF-IDF
 rebuilt from it, for the methods that read features); labels are printed by name with scores.

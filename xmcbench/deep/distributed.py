@@ -58,6 +58,15 @@ def local_rank() -> int:
     return int(os.environ.get("LOCAL_RANK", "0"))
 
 
+def resolve_device(device: str) -> torch.device:
+    """ "auto" picks CUDA when available, else CPU; "cuda" without a GPU is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(device)
+
+
 def init(device: torch.device) -> torch.device:
     """Join the torchrun process group once (a no-op otherwise); returns this process's device."""
     if not active():

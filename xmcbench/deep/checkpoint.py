@@ -7,7 +7,6 @@ that cannot be read back (truncated, failing its checksums) is moved aside as ``
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import json
@@ -27,7 +26,7 @@ RESUME_FILE = "resume.pt"  # everything needed to continue training
 BEST_FILE = "best.pt"  # weights with the best validation nDCG@5 so far
 SUMMARY_FILE = RESUME_MARKER  # fingerprint and step of the resume checkpoint, cheap to read
 DAMAGED_SUFFIX = ".damaged"  # a checkpoint that could not be read, kept aside for inspection
-PLUGIN = __package__ or "xmcbench_attentionxml"  # the engine's package: its code always counts
+PLUGIN = __package__ or "xmcbench.deep"  # the engine's package: its code always counts
 
 
 def save(obj: Any, path: Path) -> None:
@@ -83,17 +82,38 @@ def set_aside(path: Path, why: str, log: Callable[[str], None], then: str) -> No
     log(f"checkpoint {path} is damaged ({why}); moved it aside to {aside.name}, {then}")
 
 
-@functools.cache
+_SOURCE_HASHES: dict[str, str] = {}  # package -> hash, read once per process (see below)
+
+
 def source_hash(package: str) -> str:
-    """sha256 of a package's .py files, names and contents: any edit of its code changes it."""
-    file = getattr(importlib.import_module(package), "__file__", None)
-    if not file:  # no source files to read (a namespace package): only its version counts
-        return "no-source"
-    root = Path(file).parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
+    """sha256 of a package's .py files, names and contents: any edit of its code changes it.
+
+    Read once per process and kept, so an edit made while a run trains (a `pip install -U`,
+    a developer's change) does not make the run disown its own checkpoints; the processes of
+    a parallel run take their parent's (`adopt_source_hashes`).
+    """
+    if package not in _SOURCE_HASHES:
+        file = getattr(importlib.import_module(package), "__file__", None)
+        if not file:  # no source files to read (a namespace package): only its version counts
+            _SOURCE_HASHES[package] = "no-source"
+        else:
+            root, digest = Path(file).parent, hashlib.sha256()
+            for path in sorted(root.rglob("*.py")):
+                digest.update(
+                    path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes()
+                )
+            _SOURCE_HASHES[package] = digest.hexdigest()
+    return _SOURCE_HASHES[package]
+
+
+def source_hashes() -> dict[str, str]:
+    """The source hashes this process has read so far (to hand to its worker processes)."""
+    return dict(_SOURCE_HASHES)
+
+
+def adopt_source_hashes(hashes: dict[str, str]) -> None:
+    """Take a parent process's source hashes: its workers write checkpoints it will accept."""
+    _SOURCE_HASHES.update(hashes)
 
 
 def code_version(packages: Iterable[str] = (PLUGIN,)) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import torch
 from xmcbench.types import Split
 
 BUCKET_BATCHES = 50  # documents of this many batches are sorted by length together
+VALID_SEED = 1240  # fixed: every seed holds out the same validation documents
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,18 @@ def carve_validation(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarr
     size = max(1, min(size, n // 10)) if n > 1 else 0
     perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[size:]), np.sort(perm[:size])
+
+
+def validation_split(train: Split, valid: Split | None, size: int) -> tuple[Split, Split]:
+    """(train, valid) for early stopping: `size` documents held out of `train` when no `valid`
+    is given, else at most `size` of `valid` (bounding the cost of each validation).
+
+    The rows depend on `VALID_SEED` alone, so every seed validates on the same documents.
+    """
+    if valid is None:
+        keep, held = carve_validation(len(train), size, VALID_SEED)
+        return train.subset(keep), train.subset(held, name="valid")
+    if len(valid) > size:
+        rows = np.random.default_rng(VALID_SEED).choice(len(valid), size, replace=False)
+        valid = valid.subset(np.sort(rows))
+    return train, valid

@@ -1,0 +1,197 @@
+"""Commands that write runs: `run` (one method on one dataset), `sweep` (a grid of them), `fuse`.
+
+Each handler parses its options and calls the library (runner, sweep, fusion); the heavy modules
+are imported inside the handlers so `xmcbench --help` and the listings stay light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from ..plugins import Plugins
+from .base import Command
+from .console import console
+from .options import (
+    add_device_option,
+    add_param_options,
+    add_results_option,
+    ints_option,
+    params_from,
+)
+
+__all__ = ["FUSE", "RUN", "SWEEP", "print_record"]
+
+
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("method")
+    parser.add_argument(
+        "--dataset", required=True, help="a registered name or alias, or a folder path"
+    )
+    add_param_options(parser)
+    parser.add_argument("--seed", type=int, default=0)
+    add_device_option(parser)
+    add_results_option(parser, "result directory (default: results)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
+    """Train, predict and evaluate; print the record's metrics table and its path."""
+    from ..runner import RunRequest, run
+
+    params, prep = params_from(args)
+    request = RunRequest(
+        method=args.method,
+        dataset=args.dataset,
+        params=params,
+        prep=prep,
+        seed=args.seed,
+        device=args.device,
+        results_dir=Path(args.results),
+        progress=not args.quiet,
+    )
+    plugins.methods.get(args.method)  # fail fast on a misspelled method, before any data work
+    path = run(request, plugins, log=(lambda *_: None) if args.quiet else console.print)
+    if path is None:  # a secondary torchrun process: rank 0 writes and prints the record
+        return 0
+    record = json.loads(path.read_text())
+    print_record(record)
+    console.print(f"record: {path}")
+    return 0
+
+
+def print_record(record: dict[str, Any]) -> None:
+    """A run's metrics as a k-by-metric table, then its timing and model size."""
+    table = Table(title=f"{record['method']} on {record['dataset']} (seed {record['seed']})")
+    names = sorted({name.split("@")[0] for name in record["metrics"]}, key=_metric_order)
+    ks = sorted({int(name.split("@")[1]) for name in record["metrics"]})
+    table.add_column("k", justify="right")
+    for name in names:
+        table.add_column(name, justify="right")
+    for k in ks:
+        cells = [
+            f"{100 * record['metrics'][f'{n}@{k}']:.2f}" if f"{n}@{k}" in record["metrics"] else "-"
+            for n in names
+        ]
+        table.add_row(str(k), *cells)
+    console.print(table)
+    timing = record["timing"]
+    console.print(
+        f"train {timing['train_s']:.1f} s, predict {timing['predict_ms_per_doc']:.3f} ms/doc, "
+        f"model {record['model_bytes'] / 1e6:.2f} MB, peak RSS {timing['peak_rss_mb']:.0f} MB"
+    )
+
+
+def _metric_order(name: str) -> tuple[int, str]:
+    order = {"p": 0, "ndcg": 1, "psp": 2, "psndcg": 3}
+    return order.get(name, 9), name
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("method")
+    parser.add_argument("--dataset", required=True, help="a registered name or alias, or a folder")
+    parser.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="KEY=V1,V2,...",
+        help="values of one parameter (repeat for more)",
+    )
+    parser.add_argument("--zip", action="store_true", help="zip the grids instead of crossing them")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds (default: 0)")
+    add_param_options(parser, fixed=True)
+    add_device_option(parser)
+    add_results_option(parser, "result directory")
+    parser.add_argument("--quiet", action="store_true", help="no per-run progress")
+
+
+def cmd_sweep(args: argparse.Namespace, plugins: Plugins) -> int:
+    """Run every point of the grid (skipping those already recorded); exit 1 if one failed."""
+    from ..preflight import check_outputs
+    from ..runner import RunRequest
+    from ..sweep import FAILED, parse_grid, plan_points, run_sweep
+
+    fixed, prep = params_from(args)
+    points = plan_points(
+        parse_grid(args.grid),
+        zipped=args.zip,
+        seeds=list(ints_option(args.seeds, "--seeds")),
+        fixed=fixed,
+    )
+    spec = plugins.methods.get(args.method)  # fail fast on a misspelled method
+    results = Path(args.results)
+    for seed in sorted({point.seed for point in points}):  # each point's params: at its run
+        check_outputs(
+            RunRequest(spec.name, args.dataset, seed=seed, device=args.device, results_dir=results)
+        )
+    console.print(f"sweep: {len(points)} point(s) of {spec.name} on {args.dataset}", markup=False)
+    outcomes = run_sweep(
+        spec.name,
+        args.dataset,
+        points,
+        plugins,
+        results_dir=results,
+        prep=prep,
+        device=args.device,
+        progress=not args.quiet,
+        log=lambda *parts: console.print(*parts, markup=False, highlight=False),
+    )
+    _print_outcomes(outcomes)
+    return 1 if any(o.status == FAILED for o in outcomes) else 0
+
+
+def _print_outcomes(outcomes: list[Any]) -> None:
+    table = Table(title="sweep")
+    for column in ("point", "seed", "status", "record or error"):
+        table.add_column(column, overflow="fold")
+    style = {"done": "green", "skipped": "yellow", "failed": "red"}
+    for o in outcomes:
+        table.add_row(
+            o.point.label(),
+            str(o.point.seed),
+            f"[{style[o.status]}]{o.status}[/]",
+            o.detail,
+        )
+    console.print(table)
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()))
+
+
+def _fuse_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run id, unique prefix, or record")
+    parser.add_argument("--weights", help="one per run, e.g. 0.7,0.3 (default: equal)")
+    parser.add_argument("--combine", default="score", choices=["score", "rank"])
+    parser.add_argument("--name", help="method name of the fused run (default: fusion)")
+    add_results_option(parser, "where runs are found and written")
+
+
+def cmd_fuse(args: argparse.Namespace, plugins: Plugins) -> int:
+    """Combine saved runs on one dataset into a new run (see xmcbench/fusion.py)."""
+    from ..fusion import fuse_runs
+
+    result = fuse_runs(
+        args.runs,
+        Path(args.results),
+        plugins,
+        weights=args.weights,
+        name=args.name,
+        combine=args.combine,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    print_record(json.loads(result.path.read_text()))
+    console.print(f"record: {result.path}", soft_wrap=True)
+    return 0
+
+
+RUN = Command("run", "train, predict and evaluate a method on a dataset", cmd_run, _run_arguments)
+SWEEP = Command(
+    "sweep", "run a method over a grid of parameter values", cmd_sweep, _sweep_arguments
+)
+FUSE = Command(
+    "fuse", "combine saved runs on one dataset into a new run", cmd_fuse, _fuse_arguments
+)

@@ -1,0 +1,96 @@
+"""Hyperparameters every deep method shares with the engine: their specs and a dataclass base.
+
+A method's hyperparameters are one frozen dataclass deriving from `DeepParamsBase`, whose
+``specs`` map every field to its type and range (`xmcbench.paramspec`): the one place they are
+checked. `TRAINING_SPECS` are the specs of the fields the toolkit itself reads (engine, batching,
+embedding initialisation, prediction), so methods spell and check them alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from xmcbench.paramspec import Param, check_params, choice, flag, fraction, integer, number, text
+
+from .budget import duration, format_duration
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+TRAINING_SPECS: dict[str, Param] = {
+    "embedding_dim": integer(1),
+    "embedding_init": text(),
+    "freeze_embedding": flag(),
+    "embedding_dropout": fraction(),
+    "max_len": integer(1),
+    "epochs": integer(1),
+    "batch_size": integer(1),
+    "lr": number(0, low_open=True),
+    "swa": flag(),
+    "swa_warmup": number(0),
+    "eval_every": integer(1),
+    "patience": integer(1),
+    "clip_factor": number(0),
+    "clip_window": integer(1),
+    "valid_size": integer(1),
+    "max_steps": integer(1, optional=True),
+    "time_budget": duration(),
+    "precision": choice(*PRECISIONS),
+    "sparse_embedding": flag(),
+    "predict_batch_size": integer(1),
+    "ppmi_window": integer(1),
+    "ppmi_max_words": integer(1),
+}
+
+
+class DeepParamsBase:
+    """Mixin of a frozen hyperparameter dataclass: checks every field on creation, as_dict."""
+
+    specs: ClassVar[dict[str, Param]] = TRAINING_SPECS
+
+    def __post_init__(self) -> None:
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        for name, value in check_params(values, self.specs).items():  # types, ranges; 3.0 -> 3
+            object.__setattr__(self, name, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out = {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+        out["time_budget"] = format_duration(out.get("time_budget"))
+        return out
+
+
+@dataclass(frozen=True)
+class TrainingParams(DeepParamsBase):
+    """Every field the toolkit reads, with the paper's defaults: a new method's params derive
+    from it and add their network's fields (each with a default and a spec)."""
+
+    embedding_dim: int = 300
+    embedding_init: str = "ppmi"  # "ppmi", "random", "glove" or a GloVe/word2vec text file
+    freeze_embedding: bool = False
+    embedding_dropout: float = 0.2
+    max_len: int = 500  # tokens kept per document
+    epochs: int = 30
+    batch_size: int = 40
+    lr: float = 1e-3
+    swa: bool = True
+    swa_warmup: float = 10  # epochs before SWA starts averaging
+    eval_every: int = 100  # steps between validations (at least once per epoch)
+    patience: int = 50  # validations without nDCG@5 gain before stopping
+    clip_factor: float = 5.0  # clip to this x the recent gradient norms; 0 disables
+    clip_window: int = 5
+    valid_size: int = 200  # validation docs (carved from train when no valid split is given)
+    max_steps: int | None = None
+    time_budget: float | None = None  # seconds of training ("30m", "1h30m", 90); None = none
+    precision: str = "fp32"  # "fp32", "bf16" or "fp16" (GPU only)
+    sparse_embedding: bool = False
+    predict_batch_size: int = 128
+    ppmi_window: int = 5
+    ppmi_max_words: int = 40_000
+
+
+def field_names(params: type) -> tuple[str, ...]:
+    """The hyperparameter names of a parameter dataclass, in declaration order."""
+    return tuple(f.name for f in dataclasses.fields(params))
