@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -58,7 +59,7 @@ class TableReader(HTMLParser):
         attr = {k: v or "" for k, v in attrs}
         if tag == "a" and "href" in attr:
             self.links.append(attr["href"])
-        elif tag == "rect" and "bar" in attr.get("class", "").split():
+        elif tag in ("rect", "g") and "bar" in attr.get("class", "").split():
             self.bars += 1
         elif tag == "table" and "id" in attr:
             self._table = {"attrs": attr, "keys": [], "numeric": [], "rows": []}
@@ -146,14 +147,16 @@ def build_site(results: Path, out: Path) -> list[Path]:
     from xmcbench.results.store import load_records
 
     records = load_records(results)
-    if not any(r.get("source") != "reported" for r in records):
+    if all(r.is_reported for r in records):
         raise CheckFailed(f"no measured run records in {results}")
     return write_leaderboard(records, out)
 
 
 def measured_dataset(results: Path) -> str:
     """The dataset with the most measured records: its page is the one checked."""
-    counts = {d.name: len(list(d.glob("*/*.json"))) for d in results.iterdir() if d.is_dir()}
+    from xmcbench.results.record import record_files
+
+    counts = Counter(path.parts[-3] for path in record_files(results))
     return max(sorted(counts), key=counts.__getitem__)
 
 

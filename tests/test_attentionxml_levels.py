@@ -259,7 +259,7 @@ def test_each_level_starts_at_the_log_odds_of_its_positive_rate(
     method.fit(dataset.train, dataset.valid, tmp_path)
     tree, n = method.tree_models_[0].tree, len(dataset.train)
     level1 = tree.node_labels(dataset.train.labels, 1).nnz / (n * tree.n_nodes(1))
-    scored = levels.candidate_count(method.hyperparams(), tree, 2)  # fixed candidates per doc
+    scored = levels.candidate_count(method.hyperparams().tree, tree, 2)  # fixed candidates per doc
     level2 = tree.node_labels(dataset.train.labels, 2).nnz / (n * scored)
     assert rates == pytest.approx([level1, level2])
     assert level1 < level2 < 0.5  # candidates are far denser in positives than all nodes

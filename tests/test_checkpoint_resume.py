@@ -118,10 +118,10 @@ def test_sigterm_reaches_trees_training_in_parallel_processes_and_all_resume(tmp
     both = {"trees": 2, "parallel_trees": "true", "epochs": 50, "max_steps": 3000}
     home, work, stopped = terminated_run(tmp_path, delay=2.0, **both)
     assert stopped.returncode == 143, stopped.stderr
-    assert "training 2 trees in 2 processes, 1 thread each" in stopped.stdout
+    assert "training 2 models in 2 processes, 1 thread each" in stopped.stdout
     assert "Traceback" not in stopped.stderr
     saved = [torch.load(work / f"tree-{i}/level-1/resume.pt", weights_only=True) for i in (0, 1)]
-    assert all(0 < state["state"]["step"] for state in saved)  # both trees saved their step
+    assert all(state["state"]["step"] > 0 for state in saved)  # both models saved their step
 
     again = xmcbench_run(home, tmp_path / "results", **both)
     out, err = again.communicate(timeout=600)

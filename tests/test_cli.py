@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import io
 import json
 import subprocess
 import sys
@@ -12,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import THIRD_PARTY, run_cli
+from rich.console import Console
 
 import xmcbench
 from xmcbench.cli import main
 from xmcbench.data.resolve import local_files, resolve_spec
 from xmcbench.plugins import get_plugins
+from xmcbench.registry import MetricSpec
+from xmcbench.results.record import RunRecord
 from xmcbench.values import parse_value
 
 RECORD_KEYS = {
@@ -213,8 +217,13 @@ def test_both_module_entry_points_give_the_same_light_command_line():
     assert done.returncode == 0 and done.stdout.strip().endswith("[]"), done.stderr
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """The xmcbench modules `path` imports anywhere in it (also inside functions)."""
+def _imports(path: Path, module: str, modules: set[str]) -> set[str]:
+    """The xmcbench modules `path` imports anywhere in it (also inside functions).
+
+    ``from pkg import sub`` of a submodule depends on ``pkg.sub`` (and, like every import of
+    ``pkg.x``, on running ``pkg/__init__``, which this graph leaves implicit); of a name defined
+    in ``pkg/__init__``, on ``pkg``.
+    """
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -224,8 +233,9 @@ def _imports(path: Path, module: str) -> set[str]:
             parts = package.split(".")
             base = ".".join(parts[: len(parts) - node.level + 1]) if node.level else ""
             target = ".".join(filter(None, [base, node.module or ""]))
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                name = f"{target}.{alias.name}"
+                found.add(name if name in modules else target)
     return {name for name in found if name.split(".")[0] == "xmcbench"}
 
 
@@ -239,7 +249,8 @@ def import_graph(root: Path) -> dict[str, set[str]]:
     for path in root.rglob("*.py"):
         parts = path.relative_to(root.parent).with_suffix("").parts
         modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
-    return {name: _imports(path, name) & set(modules) - {name} for name, path in modules.items()}
+    names = set(modules)
+    return {name: _imports(path, name, names) & names - {name} for name, path in modules.items()}
 
 
 def in_cycle(graph: dict[str, set[str]], module: str) -> bool:
@@ -265,3 +276,79 @@ def test_no_library_module_imports_the_cli_and_the_cli_is_in_no_import_cycle():
     assert importers == []
     cli_side = [name for name in graph if _in_cli(name)] + ["xmcbench.sweep", "xmcbench.values"]
     assert [name for name in cli_side if in_cycle(graph, name)] == []
+
+
+def test_no_xmcbench_module_is_in_an_import_cycle():
+    """Imports inside functions count too: preflight and runner share run_setup, not each other."""
+    graph = import_graph(Path(xmcbench.__file__).parent)
+    assert {"xmcbench.runner", "xmcbench.preflight", "xmcbench.run_setup"} <= set(graph)
+    assert sorted(name for name in graph if in_cycle(graph, name)) == []
+
+
+def test_the_cycle_checker_finds_a_cycle_through_a_function_level_import(tmp_path):
+    package = tmp_path / "xmcbench"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from .b import f\n")
+    (package / "b.py").write_text("def f():\n    from xmcbench import a\n")
+    (package / "c.py").write_text("from xmcbench.a import f\n")
+    graph = import_graph(package)
+    assert sorted(name for name in graph if in_cycle(graph, name)) == ["xmcbench.a", "xmcbench.b"]
+
+
+@pytest.fixture
+def wide_console(monkeypatch: pytest.MonkeyPatch) -> Console:
+    """The console the listings and run tables print to, captured at 200 columns."""
+    captured = Console(width=200, record=True, color_system=None, file=io.StringIO())
+    for module in ("listings", "runs"):
+        monkeypatch.setattr(f"xmcbench.cli.{module}.console", captured)
+    return captured
+
+
+@pytest.fixture
+def lower_first_metric():
+    """A metric family registered for one test: `loss`, lower is better, placed before `p`."""
+    metrics = get_plugins().metrics
+    saved = metrics.snapshot()
+    metrics.add(
+        MetricSpec("loss", lambda *a: 0.0, plugin="test", label="Loss", order=-1,
+                   higher_is_better=False, description="a lower-is-better test metric")
+    )  # fmt: skip
+    yield
+    metrics.restore(saved)
+
+
+def test_metrics_lists_label_and_direction_in_table_order(
+    wide_console, lower_first_metric, monkeypatch
+):
+    monkeypatch.setattr("xmcbench.metrics.DEFAULT_KS", (1, 10))
+    assert main(["metrics"]) == 0
+    text = wide_console.export_text()
+    assert "each reported at k = 1, 10" in text
+    rows = [line.split("│")[1:4] for line in text.splitlines() if line.startswith("│")]
+    assert [[cell.strip() for cell in row] for row in rows] == [
+        ["loss@k", "Loss@k", "lower"],
+        ["p@k", "P@k", "higher"],
+        ["ndcg@k", "N@k", "higher"],
+        ["psp@k", "PSP@k", "higher"],
+        ["psndcg@k", "PSnDCG@k", "higher"],
+    ]
+
+
+def test_a_runs_table_orders_metric_families_as_the_registry_does(wide_console, lower_first_metric):
+    from xmcbench.cli.runs import print_record
+
+    metrics = {"psp@1": 0.3, "recall@1": 0.5, "p@1": 0.4, "loss@1": 0.1, "ndcg@3": 0.2}
+    record = RunRecord(
+        method="m", dataset="d", metrics=metrics, seed=3, model_bytes=2_000_000,
+        timing={"train_s": 1.0, "predict_ms_per_doc": 0.5, "peak_rss_mb": 10.0},
+    )  # fmt: skip
+    print_record(record)
+    lines = wide_console.export_text().splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("┃"))
+    assert header.replace("┃", " ").split() == ["k", "loss", "p", "ndcg", "psp", "recall"]
+    row_1 = next(
+        line for line in lines if line.startswith("│") and line.split("│")[1].strip() == "1"
+    )
+    assert [c.strip() for c in row_1.split("│")[2:-1]] == ["10.00", "40.00", "-", "30.00", "50.00"]
+    assert "m on d (seed 3)" in lines[0] and "model 2.00 MB" in lines[-1]

@@ -232,3 +232,31 @@ def test_network_and_engine_settings_take_every_field_from_the_hyperparameters()
         read = {f.name for f in dataclasses.fields(engine)} & set(cls.fields)
         assert {n: getattr(engine, n) for n in read} == {n: getattr(hp, n) for n in read}
         assert engine.epochs == 7 and engine.time_budget == 90 and not engine.swa
+
+
+def test_hyperparameter_sections_are_typed_parts_of_the_flat_values() -> None:
+    """Each section holds the resolved values of its fields; no field is in two sections."""
+    import dataclasses
+
+    from xmcbench_attentionxml.method import AttentionXML
+    from xmcbench_baselines.bilstm_maxpool import BiLSTMMaxPool
+    from xmcbench_baselines.xmlcnn import XMLCNN
+
+    for cls in (AttentionXML, XMLCNN, BiLSTMMaxPool):
+        hp = cls("demo", device="cpu", epochs=4, embedding_dim=16).hyperparams()
+        assert {"model", "training"} <= set(hp.sections), cls.name
+        seen: list[str] = []
+        for name, kind in hp.sections.items():
+            part = hp.section(name)
+            assert isinstance(part, kind)
+            names = [f.name for f in dataclasses.fields(part)]
+            assert set(names) <= set(cls.fields), (cls.name, name)
+            assert {n: getattr(part, n) for n in names} == {n: getattr(hp, n) for n in names}
+            assert all(hp.section_of(n) == name for n in names)
+            seen += names
+        assert len(seen) == len(set(seen)), cls.name
+        assert hp.training.epochs == 4 and hp.model.embedding_dim == 16
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            hp.training.epochs = 5  # type: ignore[misc]
+        flat = cls("demo", device="cpu").get_params()
+        assert not set(hp.sections) & set(flat)  # the recorded names stay flat

@@ -1,4 +1,4 @@
-"""A dataset with a download source, end to end through the CLI: download, verify, prepare, run.
+"""A dataset with a download source, end to end through the CLI: download, prepare, run.
 
 The dataset is registered by a throwaway third-party plugin whose source URL points at a local
 HTTP server (there is no internet here), so the path a user takes for EUR-Lex is exercised whole.

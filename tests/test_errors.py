@@ -216,7 +216,7 @@ def test_a_full_disk_while_saving_the_model_names_the_file(tmp_path, capsys, mon
 
 def test_a_failed_record_write_names_the_record_not_its_temporary(tmp_path, capsys, monkeypatch):
     def no_space(results_dir, record, topk, **kwargs):
-        target = Path(results_dir) / f".{record['run_id']}.json.k3x9q2ab.tmp"
+        target = Path(results_dir) / f".{record.run_id}.json.k3x9q2ab.tmp"
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
 
     monkeypatch.setattr(xmcbench.results.store, "write_run", no_space)
@@ -350,3 +350,16 @@ def test_reading_results_from_a_file_is_one_line(command, tmp_path, capsys, monk
     results.write_text("{}")
     code = main([*command, "--results", str(results)])
     one_error_line(capsys, code, str(results), "not a folder")
+
+
+@pytest.mark.parametrize("by", [[], ["--by", "K"]])
+def test_compare_ks_that_is_not_integers_is_a_usage_error(by, tmp_path, capsys, monkeypatch):
+    """With or without --by: exit 2, one line naming --ks, before any record is read."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("records were read before --ks was checked")
+
+    monkeypatch.setattr(xmcbench.results.store, "load_records", refuse)
+    code = main(["compare", *by, "--ks", "1,x", "--results", str(tmp_path)])
+    assert code == 2
+    one_error_line(capsys, code, "--ks expects comma-separated integers, got '1,x'")

@@ -12,10 +12,10 @@ import pytest
 
 from xmcbench.cli import main
 from xmcbench.errors import XMCBenchError
+from xmcbench.results.figures import grouped_bars_svg
 from xmcbench.results.leaderboard import write_leaderboard
 from xmcbench.results.site import run_file_names
 from xmcbench.results.store import load_records
-from xmcbench.results.svg_bars import grouped_bars_svg
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "check_leaderboard.py"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -191,12 +191,24 @@ def test_cli_leaderboard_output_writes_site_and_markdown(results: Path, tmp_path
     assert "[html](synthetic-tiny.html)" in (out / "README.md").read_text()
 
 
-def test_svg_bars_skip_missing_values_and_end_the_axis_on_a_tick() -> None:
-    svg = grouped_bars_svg([("a", [12.0, None, 30.0]), ("b", [float("nan")] * 3)], "123", "t")
+def test_chart_is_matplotlib_svg_skipping_missing_values_with_escaped_tooltips() -> None:
+    groups = [("a <x>", [12.0, None, 30.0]), ("b", [float("nan")] * 3)]
+    svg = grouped_bars_svg(groups, ["P1", "P3", "P5"], "t")
+    assert svg.startswith("<svg") and svg.endswith("</svg>") and "<?xml" not in svg
+    assert "Matplotlib" in svg  # one charting stack: drawn by matplotlib, not by hand
     assert svg.count('class="bar"') == 2
-    ticks = re.findall(r'text-anchor="middle" fill="#555">(\d+)<', svg)
-    assert ticks == ["0", "10", "20", "30"]
-    assert 'width="440.0"' in svg  # 30, the largest value, spans the whole plot
+    assert "<title>a &lt;x&gt;: P1 12.00</title>" in svg and "a <x>" not in svg
+    assert "<title>a &lt;x&gt;: P5 30.00</title>" in svg
+    assert svg == grouped_bars_svg(groups, ["P1", "P3", "P5"], "t")  # same input, same bytes
+
+
+def test_site_modules_use_templates_and_one_chart_stack() -> None:
+    import xmcbench.results as results_package
+
+    folder = Path(results_package.__file__).parent
+    assert not (folder / "svg_bars.py").exists() and not (folder / "site_assets.py").exists()
+    for name in ("base.html", "index.html", "dataset.html", "run.html", "style.css", "sort.js"):
+        assert (folder / "templates" / name).is_file(), name
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")

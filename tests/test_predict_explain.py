@@ -161,7 +161,7 @@ def test_find_run_by_path_id_and_prefix(runs) -> None:
     results = path.parents[2]
     assert find_run(str(path), results)[0] == path
     assert find_run(path.stem, results)[0] == path
-    assert find_run(path.stem[:-3], results)[1]["method"] == "parabel"
+    assert find_run(path.stem[:-3], results)[1].method == "parabel"
 
 
 # ----------------------------------------------------------------------------- explain

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from xmcbench.data import preprocess, readers
 from xmcbench.data import tokenize as tokenize_module
+from xmcbench.data.holdout import VALID_SEED, holdout_rows
 from xmcbench.data.preprocess import (
     PrepareOptions,
     build,
@@ -175,6 +176,17 @@ def test_validation_carve_is_deterministic_and_disjoint() -> None:
     assert sorted(first["valid"].texts + first["train"].texts) == sorted(t for t, _ in rows)
     picked = np.sort(np.random.default_rng(1240).permutation(50)[:8])
     assert first["valid"].texts == [rows[i][0] for i in picked]
+
+
+def test_the_carve_is_the_shared_holdout_rule() -> None:
+    rows = many_docs(50)
+    carved = carve_validation(raw_from(train=rows), PrepareOptions(valid_size=8))
+    keep, held = holdout_rows(50, 8)  # the rows every carve in xmcbench uses
+    assert carved["valid"].texts == [rows[i][0] for i in held]
+    assert carved["train"].texts == [rows[i][0] for i in keep]
+    assert np.array_equal(holdout_rows(50, 8, VALID_SEED)[1], held)
+    with pytest.raises(ValueError, match="cannot hold out 51 of 50"):
+        holdout_rows(50, 51)
 
 
 def test_validation_size_rules() -> None:

@@ -16,6 +16,7 @@ from xmcbench.results.record import (
     read_record,
     record_files,
     record_path,
+    record_temporaries,
 )
 from xmcbench.results.reported import reported_records
 from xmcbench.results.store import load_records, records_frame, write_run
@@ -142,6 +143,31 @@ def test_the_layout_is_dataset_method_run_id(tmp_path: Path) -> None:
     assert record_files(tmp_path / "missing") == []
     (loaded,) = load_records(tmp_path, include_reported=False)
     assert loaded.path == path and loaded.topk_file == "r1.topk.npz" and loaded.ranking_k == 3
+
+
+def test_the_temporaries_of_a_cut_short_write_are_found_and_are_not_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a crash mid-write leaves is what leftovers.sweep removes (by record.py's layout)."""
+    import xmcbench.results.store as store
+
+    made: list[Path] = []
+
+    def crash(tmp: Path, target: Path) -> None:  # killed just before the file is published
+        made.append(tmp)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(store, "_link_exclusive", crash)
+    record = RunRecord(method="m", dataset="d", metrics={}, run_id="r1")
+    with pytest.raises(KeyboardInterrupt):
+        write_run(tmp_path, record, topk())
+    (npz_tmp,) = made  # the ranking is written first; the crash came before the record
+    npz_tmp.write_bytes(b"half")  # as a killed process would have left it
+    json_tmp = npz_tmp.parent / ".r2.json.q1w2e3r4.tmp"
+    json_tmp.write_text("{")
+    (tmp_path / "d" / ".notes.txt.tmp").write_text("x")  # not a record's temporary
+    assert record_temporaries(tmp_path) == sorted([npz_tmp, json_tmp])
+    assert record_files(tmp_path) == []
 
 
 @pytest.mark.parametrize("part", ["dataset", "method", "run_id"])

@@ -17,10 +17,10 @@ from xmcbench.results import (
     expand_metrics,
     records_frame,
     render,
-    reported_records,
     write_leaderboard,
 )
-from xmcbench.results.reported import DATASET_ORDER, load_table
+from xmcbench.studies.attentionxml_paper import DATASET_ORDER
+from xmcbench.studies.attentionxml_paper.reported import load_table, reported_records
 
 
 def run(method: str, p1: float, *, seed: int = 0, dataset: str = "eurlex-4k", **params) -> dict:
@@ -390,3 +390,19 @@ def test_leaderboard_includes_reported_rows_ranked_among_runs(tmp_path, measured
     assert order[:3] == ["attentionxml", "attentionxml", "attentionxml-1"]  # 90.00, 87.12, 85.49
     second = next(line for line in page.splitlines() if re.match(r"^\| +2 \|", line))
     assert "attentionxml [reported]" in second and "87.12" in second
+
+
+def test_importing_the_results_package_loads_no_heavy_library() -> None:
+    """`import xmcbench.results` (and the CLI's format list) must stay cheap: no pandas & co."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, xmcbench.results, xmcbench.results.formats\n"
+        "heavy = {'pandas', 'tabulate', 'matplotlib', 'jinja2'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+        "xmcbench.results.render\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "True"]  # names still load, on first use

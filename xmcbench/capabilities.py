@@ -27,18 +27,11 @@ import numpy as np
 from .errors import XMCBenchError
 from .types import Split
 
-__all__ = ["AttentionMethod", "MergeableMethod", "attention_weights", "can_merge", "has_attention"]
-
-
-@runtime_checkable
-class AttentionMethod(Protocol):
-    """A method that exposes per-label attention over the tokens of a document."""
-
-    def attention(self, split: Split, rows: np.ndarray, labels: np.ndarray) -> list[np.ndarray]: ...
+__all__ = ["MergeableMethod", "attention_weights", "can_merge", "has_attention"]
 
 
 def has_attention(method: Any) -> bool:
-    """Whether `method` offers the attention capability at all."""
+    """Whether `method` offers ``attention(split, rows, labels) -> list of (T, k) arrays``."""
     return callable(getattr(method, "attention", None))
 
 

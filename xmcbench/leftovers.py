@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .results.record import record_temporaries
 from .workdir import (
     LOCK_FILE,
     RETIRED_SUFFIX,
@@ -25,18 +26,12 @@ from .workdir import (
 )
 
 STALE_AFTER_S = 15 * 60  # atomic writes take seconds: a temporary this old has no live writer
-RECORD_TEMPORARIES = ("*/*/.*.json.*.tmp", "*/*/.*.npz.*.tmp")  # <dataset>/<method>/ of results
 
 
 def sweep(results_dir: Path, models_root: Path, log: Callable[[str], None]) -> None:
     """Remove the leftovers of dead runs from a results folder and the models folder."""
     now = time.time()
-    old = [
-        entry
-        for pattern in RECORD_TEMPORARIES
-        for entry in Path(results_dir).glob(pattern)
-        if _age(entry, now) > STALE_AFTER_S
-    ]
+    old = [e for e in record_temporaries(results_dir) if _age(e, now) > STALE_AFTER_S]
     models_root = Path(models_root)
     old += [e for e in models_root.glob(".*.tmp") if _age(e, now) > STALE_AFTER_S]
     old += list((models_root / "work").glob(f".*{RETIRED_SUFFIX}"))  # never used again

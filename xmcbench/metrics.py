@@ -58,13 +58,15 @@ TruthLike: TypeAlias = "SparseLike | np.ndarray | LabelLists"
 PredLike: TypeAlias = "np.ndarray | LabelLists"
 
 DEFAULT_KS: tuple[int, ...] = (1, 3, 5)  # the cut-offs every run is scored at, as the paper's
+PROPENSITY_A = 0.55  # Jain et al. 2016 defaults for datasets whose card names no [propensity]
+PROPENSITY_B = 1.5
 
 
 # --------------------------------------------------------------------------- propensity
 
 
 def inverse_propensity(
-    train_labels: SparseLike | np.ndarray, a: float = 0.55, b: float = 1.5
+    train_labels: SparseLike | np.ndarray, a: float = PROPENSITY_A, b: float = PROPENSITY_B
 ) -> np.ndarray:
     """Inverse propensity per label (Jain et al. 2016), shape (L,) float64.
 

@@ -27,6 +27,7 @@ from .registry import (
     MetricSpec,
     Registry,
 )
+from .studies import TABLE, ReportedSpec, ReportSpec
 
 ENTRY_POINT_GROUP = "xmcbench"
 HOOKS: tuple[str, ...] = tuple(
@@ -51,6 +52,8 @@ class Plugins:
     methods: Registry[MethodSpec] = field(default_factory=lambda: Registry("method"))
     datasets: Registry[DatasetSpec] = field(default_factory=lambda: Registry("dataset"))
     metrics: MetricRegistry = field(default_factory=MetricRegistry)
+    reports: Registry[ReportSpec] = field(default_factory=lambda: Registry("report"))
+    reported: Registry[ReportedSpec] = field(default_factory=lambda: Registry("reported source"))
     info: dict[str, PluginInfo] = field(default_factory=dict)
 
     @property
@@ -122,6 +125,42 @@ def _register_metric(plugin: str, registry: MetricRegistry) -> Callable[..., Non
             higher_is_better=higher_is_better,
         )
         registry.add(spec, tuple(aliases))
+
+    return register
+
+
+def _register_report(plugin: str, registry: Registry[ReportSpec]) -> Callable[..., None]:
+    def register(
+        name: str,
+        builder: str,
+        *,
+        kind: str = TABLE,
+        description: str = "",
+        needs_measured: bool = True,
+    ) -> None:
+        registry.add(ReportSpec(name, builder, kind, description, needs_measured, plugin))
+
+    return register
+
+
+def _register_reported(plugin: str, registry: Registry[ReportedSpec]) -> Callable[..., None]:
+    def register(
+        name: str,
+        loader: str,
+        *,
+        method_order: Iterable[str] = (),
+        dataset_order: Iterable[str] = (),
+        dataset_titles: dict[str, str] | None = None,
+    ) -> None:
+        spec = ReportedSpec(
+            name,
+            loader,
+            tuple(method_order),
+            tuple(dataset_order),
+            dict(dataset_titles or {}),
+            plugin,
+        )
+        registry.add(spec)
 
     return register
 
@@ -201,6 +240,8 @@ def _run_hooks(pm: pluggy.PluginManager, name: str, plugins: Plugins) -> None:
         ("register_methods", _register_method, plugins.methods),
         ("register_datasets", _register_dataset, plugins.datasets),
         ("register_metrics", _register_metric, plugins.metrics),
+        ("register_reports", _register_report, plugins.reports),
+        ("register_reported", _register_reported, plugins.reported),
     )
     saved = [(registry, registry.snapshot()) for _, _, registry in hooks]
     for hook_name, make_register, registry in hooks:

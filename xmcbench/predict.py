@@ -7,10 +7,10 @@ rebuilt from it, for the methods that read features); labels are printed by name
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .errors import XMCBenchError
 from .plugins import Plugins
 from .saved_run import load_run_dataset, load_run_method
 from .types import UNK_ID
+
+if TYPE_CHECKING:
+    from .results.record import RunRecord
 
 __all__ = ["Prediction", "predict_texts", "predictions_json", "read_texts"]
 
@@ -56,7 +59,7 @@ def read_texts(text: str | None, file: str | Path | None) -> list[str]:
 
 
 def predict_texts(
-    record: Mapping[str, Any], texts: Sequence[str], k: int, plugins: Plugins
+    record: RunRecord, texts: Sequence[str], k: int, plugins: Plugins
 ) -> list[Prediction]:
     """Top-k labels of each text from the run's saved model."""
     if k < 1:
@@ -97,12 +100,12 @@ def predict_texts(
     ]
 
 
-def predictions_json(record: Mapping[str, Any], predictions: Sequence[Prediction]) -> str:
+def predictions_json(record: RunRecord, predictions: Sequence[Prediction]) -> str:
     """The predictions as JSON: run, method and dataset, then one object per text."""
     data = {
-        "run_id": record.get("run_id"),
-        "method": record.get("method"),
-        "dataset": record.get("dataset"),
+        "run_id": record.run_id,
+        "method": record.method,
+        "dataset": record.dataset,
         "documents": [
             {
                 "text": p.text,

@@ -18,7 +18,7 @@ from .paths import models_dir
 
 if TYPE_CHECKING:
     from .plugins import Plugins
-    from .runner import RunRequest
+    from .run_setup import RunRequest
 
 __all__ = [
     "check_device",
@@ -115,7 +115,7 @@ def preflight(request: RunRequest, plugins: Plugins) -> Any:
     a method may add environment checks in an optional ``preflight()`` (AttentionXML checks
     its device and embedding file there). The run trains the method returned.
     """
-    from .runner import build_method, effective_params
+    from .run_setup import build_method, effective_params
 
     spec = plugins.methods.get(request.method)
     check_outputs(request)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from .errors import PluginError, UnknownNameError, XMCBenchError
+from .metrics import PROPENSITY_A, PROPENSITY_B
 
 
 def import_object(reference: str) -> Any:
@@ -69,8 +70,8 @@ class DatasetSpec:
     aliases: tuple[str, ...] = ()
     description: str = ""
     valid_size: int | None = None  # documents carved from train for validation
-    propensity_a: float = 0.55
-    propensity_b: float = 1.5
+    propensity_a: float = PROPENSITY_A
+    propensity_b: float = PROPENSITY_B
     stats: Mapping[str, float] = field(default_factory=dict)  # the paper's Table 1 row
     sources: tuple[Source, ...] = ()
     builder: str | None = None  # "module:function" writing the files into a folder, no network

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import json
 import os
 import platform
@@ -13,7 +12,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -24,32 +22,30 @@ from . import __version__
 from .errors import XMCBenchError
 from .interrupts import deferred
 from .leftovers import sweep as sweep_leftovers
-from .metrics import DEFAULT_KS, inverse_propensity
+from .metrics import inverse_propensity
 from .paths import models_dir
 from .plugins import Plugins
 from .registry import MethodSpec, MetricSpec
+from .run_setup import RANKING_K, RunRequest, build_method, effective_params
 from .train_clock import TrainClock
 from .types import Dataset, TopK
 from .workdir import WorkFolder, claim
 
-RANKING_K = 100  # ranks saved per test document: enough to fuse runs (`xmcbench fuse`)
+__all__ = [  # RunRequest, build_method and effective_params live in run_setup (no cycle)
+    "RANKING_K",
+    "RunRequest",
+    "build_method",
+    "effective_params",
+    "environment",
+    "evaluate_topk",
+    "folder_bytes",
+    "launch_rank",
+    "peak_rss_mb",
+    "run",
+    "workdir_for",
+]
+
 STAGED_MODEL = ".model.tmp"  # the saved model inside the work folder, before it is published
-
-
-@dataclass(frozen=True)
-class RunRequest:
-    """Everything `xmcbench run` was asked to do."""
-
-    method: str
-    dataset: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    prep: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    device: str = "auto"
-    results_dir: Path = Path("results")
-    ks: Sequence[int] = DEFAULT_KS
-    ranking_k: int = RANKING_K  # ranks predicted and saved; metrics read the first max(ks)
-    progress: bool = True
 
 
 def evaluate_topk(
@@ -71,44 +67,6 @@ def evaluate_topk(
             )
             results[f"{spec.name}@{k}"] = float(value)
     return results
-
-
-def build_method(spec: MethodSpec, params: Mapping[str, Any], seed: int, device: str) -> Any:
-    """Instantiate a method, turning a misspelled hyperparameter into a clear error."""
-    cls = spec.load()
-    merged = {**spec.params, **params}
-    for name in ("seed", "device"):  # set by the harness (--seed, --device), never as a param
-        if name in params:
-            raise XMCBenchError(
-                f"method {spec.name!r}: {name} is not a hyperparameter; use --{name} instead"
-            )
-    accepted = inspect.signature(cls).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    unknown = sorted(set(merged) - set(accepted)) if not takes_any else []
-    if unknown:
-        import difflib
-
-        names = [n for n in accepted if n not in ("seed", "device")]
-        details = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, names, n=1)
-            details.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        takes = ", ".join(names) or "none"
-        raise XMCBenchError(
-            f"method {spec.name!r} has no parameter {', '.join(details)}; it takes: {takes}"
-        )
-    try:
-        return cls(**merged, seed=seed, device=device)
-    except (TypeError, ValueError, XMCBenchError) as exc:  # a rejected hyperparameter value
-        raise XMCBenchError(f"method {spec.name!r}: {exc}") from exc
-
-
-def effective_params(method: Any, given: Mapping[str, Any]) -> dict[str, Any]:
-    """The method's resolved hyperparameters when it can say them, else the ones given."""
-    getter = getattr(method, "get_params", None)
-    params = dict(getter()) if callable(getter) else dict(given)
-    params.pop("seed", None)
-    return params
 
 
 def workdir_for(request: RunRequest, dataset: Dataset, params: Mapping[str, Any]) -> Path:

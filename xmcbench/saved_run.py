@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ParamError, XMCBenchError, describe_os_error
+from .metrics import PROPENSITY_A, PROPENSITY_B
 from .paths import dataset_dir
 from .plugins import Plugins
 from .results.record import RunRecord
@@ -67,7 +68,7 @@ def load_run_dataset(
     if not digest:
         raise XMCBenchError(f"run {record.run_id or '?'}: the record has no dataset_hash")
     spec = plugins.datasets.get(name) if name in plugins.datasets else None
-    propensity = (spec.propensity_a, spec.propensity_b) if spec else (0.55, 1.5)
+    propensity = (spec.propensity_a, spec.propensity_b) if spec else (PROPENSITY_A, PROPENSITY_B)
     folder = dataset_dir(name) / "prepared" / digest
     dataset = load_prepared(folder, name, propensity=propensity, expect_hash=digest)
     if dataset is not None:

@@ -53,11 +53,9 @@ def cmd_predict(args: argparse.Namespace, plugins: Plugins) -> int:
         for rank, (_, name, score) in enumerate(p.labels, start=1):
             table.add_row(str(rank), name, f"{score:.4f}")
         console.print(table)
-        vocabulary = f"{p.known} of {p.tokens} tokens in the vocabulary of {record['dataset']}"
+        vocabulary = f"{p.known} of {p.tokens} tokens in the vocabulary of {record.dataset}"
         console.print(vocabulary, highlight=False)
-    console.print(
-        f"run {record['run_id']}: {record['method']} on {record['dataset']}", highlight=False
-    )
+    console.print(f"run {record.run_id}: {record.method} on {record.dataset}", highlight=False)
     return 0
 
 

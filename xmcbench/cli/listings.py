@@ -115,12 +115,15 @@ def _describe_method(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace, plugins: Plugins) -> int:
-    """The registered metrics, each reported at k = 1, 3, 5."""
-    table = Table(title="metrics (each reported at k = 1, 3, 5)")
-    for column in ("name", "plugin", "description"):
+    """The registered metrics in table order: label, which end is best, at every default k."""
+    from ..metrics import DEFAULT_KS
+
+    table = Table(title=f"metrics (each reported at k = {', '.join(map(str, DEFAULT_KS))})")
+    for column in ("name", "label", "best", "plugin", "description"):
         table.add_column(column)
-    for spec in plugins.metrics:
-        table.add_row(spec.name + "@k", spec.plugin, spec.description)
+    for spec in sorted(plugins.metrics, key=lambda s: (s.order, s.name)):
+        best = "higher" if spec.higher_is_better else "lower"
+        table.add_row(spec.name + "@k", spec.label + "@k", best, spec.plugin, spec.description)
     console.print(table)
     return 0
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import XMCBenchError
 from ..plugins import Plugins
+from ..results.formats import FORMATS  # light: table formats, no pandas
 from ..values import parse_assignments, read_config
 
 __all__ = [
@@ -30,9 +31,6 @@ __all__ = [
 
 DEBUG_HELP = "show the full traceback of an error (also: XMCBENCH_DEBUG=1)"
 DEVICES = ("auto", "cpu", "cuda")
-# table formats of compare and report (xmcbench.results.tables.FORMATS renders them; the
-# parser must not import pandas to list them)
-FORMATS = ("table", "markdown", "latex", "csv", "html")
 # for --help only; xmcbench.results.report.REPORTS is the authority
 REPORT_NAMES = (*(f"table{i}" for i in range(2, 10)), "figure2")
 

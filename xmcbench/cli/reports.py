@@ -10,7 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ..errors import UnknownNameError, XMCBenchError
+from ..errors import XMCBenchError
+from ..metrics import DEFAULT_KS
 from ..plugins import Plugins
 from ..preflight import results_to_read
 from .base import Command
@@ -37,7 +38,11 @@ def _read_options(parser: argparse.ArgumentParser) -> None:
 def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     _read_options(parser)
     parser.add_argument("--metrics", default="p@k,psp@k", help="e.g. p@k,ndcg@k,psp@k,psndcg@5")
-    parser.add_argument("--ks", default="1,3,5")
+    parser.add_argument(
+        "--ks",
+        default=",".join(map(str, DEFAULT_KS)),
+        help="comma-separated cut-offs (default: %(default)s)",
+    )
     parser.add_argument("--datasets", help="comma-separated names")
     parser.add_argument("--methods", help="comma-separated names")
     parser.add_argument("--format", default="table", choices=list(FORMATS))
@@ -55,8 +60,9 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     """Methods per dataset, paper style; with `--by`, one method's runs by parameter values."""
+    ks = ints_option(args.ks, "--ks")  # a usage error before any record is read
     if args.by:  # one method's runs by parameter values (Tables 5, 7-9)
-        return _compare_by(args, plugins)
+        return _compare_by(args, plugins, ks)
     from ..results.store import load_records
     from ..results.tables import compare_table, render
 
@@ -64,7 +70,7 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     tables = compare_table(
         records,
         metrics=split_list(args.metrics),
-        ks=tuple(int(k) for k in split_list(args.ks)),
+        ks=ks,
         datasets=datasets_option(args.datasets, plugins),
         methods=split_list(args.methods) or None,
     )
@@ -74,7 +80,7 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     return 0
 
 
-def _compare_by(args: argparse.Namespace, plugins: Plugins) -> int:
+def _compare_by(args: argparse.Namespace, plugins: Plugins, ks: tuple[int, ...]) -> int:
     from ..results.store import load_records
     from ..results.tables import render
     from ..results.variation import variation_tables
@@ -87,7 +93,7 @@ def _compare_by(args: argparse.Namespace, plugins: Plugins) -> int:
         split_list(args.by),
         specs=_specs(plugins),
         metrics=split_list(args.metrics),
-        ks=ints_option(args.ks, "--ks"),
+        ks=ks,
         datasets=datasets_option(args.datasets, plugins),
         methods=split_list(args.methods) or None,
         layout=args.layout,
@@ -133,7 +139,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace, plugins: Plugins) -> int:
     """One of the paper's tables (to stdout or --output) or Figure 2 (to --output)."""
     from ..preflight import check_output_file
-    from ..results.report import FIGURES, REPORTS, format_for, report_tables
+    from ..results.report import format_for, report_spec, report_tables
     from ..results.store import load_records
     from ..results.tables import render
 
@@ -147,16 +153,13 @@ def cmd_report(args: argparse.Namespace, plugins: Plugins) -> int:
         "methods": split_list(args.methods) or None,
         "include_reported": not args.no_reported,
     }
-    if args.name not in REPORTS:
-        raise UnknownNameError("report", args.name, list(REPORTS))
-    if args.name in FIGURES:
-        from ..results.figures import psp_figure
-
+    spec = report_spec(args.name, plugins)  # registered by a study; unknown: close names
+    if spec.kind == "figure":
         if output is None:
             raise XMCBenchError(f"{args.name} is a figure: give --output FILE.svg (or .png, .pdf)")
         if args.format:
             raise XMCBenchError("--format is for tables; a figure's format is --output's suffix")
-        info = psp_figure(records, output, **options)
+        info = spec.load()(records, output, **options)
         console.print(
             f"{info.path}: {len(info.panels)} panel(s) ({', '.join(info.panels)}), "
             f"{len(info.series)} series",
@@ -164,14 +167,8 @@ def cmd_report(args: argparse.Namespace, plugins: Plugins) -> int:
             highlight=False,
         )
         return 0
-    if args.name not in ("table3", "table6") and not any(
-        r.get("source") != "reported" for r in records
-    ):
+    if spec.needs_measured and all(r.is_reported for r in records):
         raise XMCBenchError(f"{args.name} needs measured runs; there are none in {args.results}")
-    if args.name == "table4" and options["methods"]:
-        raise XMCBenchError(
-            "table4 takes no --methods: plugins declare which method fills a column"
-        )
     tables = report_tables(args.name, records, **options)
     fmt = format_for(args.format, output)
     _emit(render(tables, fmt, ansi=output is None and console.is_terminal), output)

@@ -7,13 +7,12 @@ are imported inside the handlers so `xmcbench --help` and the listings stay ligh
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from ..plugins import Plugins
+from ..plugins import Plugins, metric_registry
 from .base import Command
 from .console import console
 from .options import (
@@ -23,6 +22,9 @@ from .options import (
     ints_option,
     params_from,
 )
+
+if TYPE_CHECKING:
+    from ..results.record import RunRecord
 
 __all__ = ["FUSE", "RUN", "SWEEP", "print_record"]
 
@@ -41,6 +43,7 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
     """Train, predict and evaluate; print the record's metrics table and its path."""
+    from ..results.record import read_record
     from ..runner import RunRequest, run
 
     params, prep = params_from(args)
@@ -58,37 +61,33 @@ def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
     path = run(request, plugins, log=(lambda *_: None) if args.quiet else console.print)
     if path is None:  # a secondary torchrun process: rank 0 writes and prints the record
         return 0
-    record = json.loads(path.read_text())
-    print_record(record)
+    print_record(read_record(path))
     console.print(f"record: {path}")
     return 0
 
 
-def print_record(record: dict[str, Any]) -> None:
-    """A run's metrics as a k-by-metric table, then its timing and model size."""
-    table = Table(title=f"{record['method']} on {record['dataset']} (seed {record['seed']})")
-    names = sorted({name.split("@")[0] for name in record["metrics"]}, key=_metric_order)
-    ks = sorted({int(name.split("@")[1]) for name in record["metrics"]})
+def print_record(record: RunRecord) -> None:
+    """A run's metrics as a k-by-metric table (families in table order), then cost and size."""
+    table = Table(title=f"{record.method} on {record.dataset} (seed {record.seed})")
+    metrics = record.metrics
+    order = metric_registry().sort_key
+    names = list(dict.fromkeys(n.partition("@")[0] for n in sorted(metrics, key=order)))
+    ks = sorted({int(name.partition("@")[2]) for name in metrics})
     table.add_column("k", justify="right")
     for name in names:
         table.add_column(name, justify="right")
     for k in ks:
         cells = [
-            f"{100 * record['metrics'][f'{n}@{k}']:.2f}" if f"{n}@{k}" in record["metrics"] else "-"
+            "-" if metrics.get(f"{n}@{k}") is None else f"{100 * metrics[f'{n}@{k}']:.2f}"
             for n in names
         ]
         table.add_row(str(k), *cells)
     console.print(table)
-    timing = record["timing"]
+    timing = record.timing or {}
     console.print(
         f"train {timing['train_s']:.1f} s, predict {timing['predict_ms_per_doc']:.3f} ms/doc, "
-        f"model {record['model_bytes'] / 1e6:.2f} MB, peak RSS {timing['peak_rss_mb']:.0f} MB"
+        f"model {(record.model_bytes or 0) / 1e6:.2f} MB, peak RSS {timing['peak_rss_mb']:.0f} MB"
     )
-
-
-def _metric_order(name: str) -> tuple[int, str]:
-    order = {"p": 0, "ndcg": 1, "psp": 2, "psndcg": 3}
-    return order.get(name, 9), name
 
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
@@ -172,6 +171,7 @@ def _fuse_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_fuse(args: argparse.Namespace, plugins: Plugins) -> int:
     """Combine saved runs on one dataset into a new run (see xmcbench/fusion.py)."""
     from ..fusion import fuse_runs
+    from ..results.record import read_record
 
     result = fuse_runs(
         args.runs,
@@ -183,7 +183,7 @@ def cmd_fuse(args: argparse.Namespace, plugins: Plugins) -> int:
     )
     for note in result.notes:
         console.print(f"note: {note}", highlight=False, soft_wrap=True)
-    print_record(json.loads(result.path.read_text()))
+    print_record(read_record(result.path))
     console.print(f"record: {result.path}", soft_wrap=True)
     return 0
 

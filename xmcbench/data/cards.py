@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DataFormatError
+from ..metrics import PROPENSITY_A, PROPENSITY_B
 from ..registry import DatasetSpec, Source
 
 try:  # Python 3.11+; on 3.10 the tomli backport reads the same format
@@ -127,8 +128,8 @@ def _spec_from_table(data: Mapping[str, Any], card: Path) -> DatasetSpec:
         aliases=_aliases(data.get("aliases", []), name),
         description=" ".join(_string(data, "description").split()),
         valid_size=_valid_size(data.get("valid_size")),
-        propensity_a=_number(propensity, "a", 0.55, "[propensity]"),
-        propensity_b=_number(propensity, "b", 1.5, "[propensity]"),
+        propensity_a=_number(propensity, "a", PROPENSITY_A, "[propensity]"),
+        propensity_b=_number(propensity, "b", PROPENSITY_B, "[propensity]"),
         stats=_stats(_table(data, "stats")),
         sources=parsed_sources,
         builder=builder,

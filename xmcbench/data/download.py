@@ -3,7 +3,7 @@
 Unpacking itself (links, escapes and decompression bombs refused) lives in .archives.
 
 Layout under $XMCBENCH_HOME/datasets/<name>/raw/<source>/:
-  <filename>        a downloaded file (kept, so it can be verified later)
+  <filename>        a downloaded file (kept; its recorded size is checked before reuse)
   <filename>.part   a download in progress; the next call resumes it with an HTTP Range request
   <filename>.bad    a download whose sha256 did not match, kept aside for inspection
   CHECKSUMS.json    {filename: {"sha256", "bytes"}} recorded on first download, checked after
@@ -89,36 +89,6 @@ def download(
     raise XMCBenchError(f"could not download {spec.name}: " + "; ".join(failures))
 
 
-def verify(
-    spec: DatasetSpec, *, source: str | None = None, home: Path | None = None, full: bool = True
-) -> dict[str, dict[str, dict[str, Any]]]:
-    """Check downloaded files against CHECKSUMS.json (sha256 if `full`, else sizes only).
-
-    Raises IntegrityError naming the file and both digests on a mismatch; returns what was checked.
-    """
-    report: dict[str, dict[str, dict[str, Any]]] = {}
-    for name, files in _selected(spec, source).items():
-        folder = source_dir(spec, name, home)
-        report[name] = {src.filename: _verify_file(folder, src, full) for src in files}
-    return report
-
-
-def status(spec: DatasetSpec, home: Path | None = None) -> dict[str, Any]:
-    """What is downloaded for `spec`, per source: state, sizes, and whether sizes match the record.
-
-    Cheap (no hashing): call `verify` for a full sha256 check.
-    """
-    sources = [_source_status(spec, name, files, home) for name, files in mirrors(spec).items()]
-    ready = next((entry for entry in sources if entry["state"] == "complete"), None)
-    return {
-        "name": spec.name,
-        "ready": ready is not None,
-        "path": ready["root"] if ready else None,
-        "source": ready["name"] if ready else None,
-        "sources": sources,
-    }
-
-
 def mirrors(spec: DatasetSpec) -> dict[str, list[Source]]:
     """Sources grouped by name, in preference order; the files of one name make one mirror."""
     groups: dict[str, list[Source]] = {}
@@ -191,7 +161,7 @@ def _ready_root(folder: Path, files: list[Source]) -> Path | None:
     if listed != {src.filename for src in files} or not root.is_dir():
         return None
     for src in files:
-        _verify_file(folder, src, full=False)
+        _check_size(folder, src)
     return root
 
 
@@ -464,75 +434,18 @@ def _check_digest(
     )
 
 
-def _verify_file(folder: Path, src: Source, full: bool) -> dict[str, Any]:
-    """Check one downloaded file against its record; IntegrityError names file and digests."""
+def _check_size(folder: Path, src: Source) -> None:
+    """Raise IntegrityError when a recorded download no longer has its recorded size."""
     path = folder / src.filename
     record = _load_checksums(folder).get(src.filename)
-    if not path.is_file():
-        return {"state": "missing", "bytes": None, "sha256": None}
+    if record is None or not path.is_file():
+        return
     size = path.stat().st_size
-    if record is None:
-        return {"state": "unrecorded", "bytes": size, "sha256": None}
     if size != record.get("bytes"):
         raise IntegrityError(
             f"{path} changed since download: {size} bytes, recorded {record.get('bytes')} "
             f"(sha256 {record.get('sha256')}); delete it to download again"
         )
-    if not full:
-        return {"state": "size-ok", "bytes": size, "sha256": record.get("sha256")}
-    expected = src.sha256 or record.get("sha256")
-    digest = _hash_file(path).hexdigest()
-    if digest != expected:
-        raise IntegrityError(
-            f"{path} changed since download: sha256 {digest}, expected {expected}; "
-            "delete it to download again"
-        )
-    return {"state": "verified", "bytes": size, "sha256": digest}
-
-
-def _source_status(
-    spec: DatasetSpec, name: str, files: list[Source], home: Path | None
-) -> dict[str, Any]:
-    folder = source_dir(spec, name, home)
-    checksums = _load_checksums(folder) if folder.is_dir() else {}
-    entries = [_file_status(folder, src, checksums.get(src.filename)) for src in files]
-    try:
-        root = _ready_root(folder, files)
-        problem = None
-    except IntegrityError as exc:
-        root, problem = None, str(exc)
-    if root is not None:
-        state = "complete"
-    elif all(entry["bytes"] is not None for entry in entries):
-        state = "downloaded"
-    elif any(entry["bytes"] or entry["part_bytes"] for entry in entries):
-        state = "partial"
-    else:
-        state = "absent"
-    return {
-        "name": name,
-        "kind": files[0].kind,
-        "folder": str(folder),
-        "state": state,
-        "root": str(root) if root else None,
-        "problem": problem,
-        "files": entries,
-    }
-
-
-def _file_status(folder: Path, src: Source, record: dict[str, Any] | None) -> dict[str, Any]:
-    path = folder / src.filename
-    size = path.stat().st_size if path.is_file() else None
-    part = folder / f"{src.filename}.part"
-    return {
-        "filename": src.filename,
-        "url": src.url,
-        "bytes": size,
-        "part_bytes": part.stat().st_size if part.is_file() else None,
-        "sha256": (record or {}).get("sha256"),
-        "sha256_from_card": bool(src.sha256),
-        "size_ok": None if size is None or record is None else size == record.get("bytes"),
-    }
 
 
 # ----------------------------------------------------------------------------- unpacking

@@ -26,10 +26,12 @@ import scipy.sparse as sp
 
 from ..errors import XMCBenchError
 from ..io import atomic_dir
+from ..metrics import PROPENSITY_A, PROPENSITY_B
 from ..paths import dataset_dir
 from ..registry import DatasetSpec
 from ..types import UNK_ID, Dataset, Split
 from . import tokenize as _tokenize
+from .holdout import VALID_SEED, holdout_rows
 from .readers import RawDataset, RawSplit, detect_layout, read_layout
 
 PREP_VERSION = "1"  # bump whenever the prepared arrays would change for the same inputs
@@ -52,7 +54,7 @@ class PrepareOptions:
     max_len: int = 500  # token ids kept per document; TF-IDF always sees the full text
     tfidf: bool = True  # build TF-IDF from the text when the files give no features
     valid_size: int | None = None  # None: min(4000, 10% of train); 0: no validation split
-    valid_seed: int = 1240  # the original AttentionXML's random_state
+    valid_seed: int = VALID_SEED  # the original AttentionXML's random_state
 
     def __post_init__(self) -> None:
         for item in dataclasses.fields(self):
@@ -158,7 +160,7 @@ def prepare(
     name: str,
     options: PrepareOptions | None = None,
     *,
-    propensity: tuple[float, float] = (0.55, 1.5),
+    propensity: tuple[float, float] = (PROPENSITY_A, PROPENSITY_B),
     cache_root: Path | None = None,
     progress: bool = True,
 ) -> Dataset:
@@ -177,7 +179,7 @@ def prepare_folder(
     name: str,
     options: PrepareOptions | None = None,
     *,
-    propensity: tuple[float, float] = (0.55, 1.5),
+    propensity: tuple[float, float] = (PROPENSITY_A, PROPENSITY_B),
     cache_root: Path | None = None,
     progress: bool = True,
     allow_empty: bool = False,
@@ -219,7 +221,7 @@ def build(
     options: PrepareOptions,
     digest: str = "",
     *,
-    propensity: tuple[float, float] = (0.55, 1.5),
+    propensity: tuple[float, float] = (PROPENSITY_A, PROPENSITY_B),
     progress: bool = True,
 ) -> Dataset:
     """Prepare `raw` in memory, without touching the cache."""
@@ -293,10 +295,10 @@ def carve_validation(raw: RawDataset, options: PrepareOptions) -> dict[str, RawS
         raise XMCBenchError(f"valid_size {size} leaves no training documents (train has {n_train})")
     if size == 0:
         return {"train": raw.train, "test": raw.test}
-    order = np.random.default_rng(options.valid_seed).permutation(n_train)  # (n_train,)
+    keep, held = holdout_rows(n_train, size, options.valid_seed)
     return {
-        "train": raw.train.take(np.sort(order[size:])),
-        "valid": raw.train.take(np.sort(order[:size])),
+        "train": raw.train.take(keep),
+        "valid": raw.train.take(held),
         "test": raw.test,
     }
 
@@ -559,7 +561,7 @@ def load_prepared(
     folder: Path,
     name: str,
     *,
-    propensity: tuple[float, float] = (0.55, 1.5),
+    propensity: tuple[float, float] = (PROPENSITY_A, PROPENSITY_B),
     expect_hash: str | None = None,
 ) -> Dataset | None:
     """The dataset cached in `folder`, or None when absent, stale or unreadable."""

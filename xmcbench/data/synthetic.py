@@ -52,6 +52,8 @@ from pathlib import Path
 
 import numpy as np
 
+from xmcbench.io import file_mode
+
 __all__ = [
     "PRESETS",
     "SyntheticConfig",
@@ -622,7 +624,7 @@ def write_raw_layout(data: SyntheticData, out_dir: Path) -> None:
         for name, lines in contents.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
             temps[name] = tmp
-            os.fchmod(fd, 0o644)  # mkstemp creates 0600; these are ordinary data files
+            os.fchmod(fd, file_mode())  # mkstemp creates 0600; these are ordinary data files
             with os.fdopen(fd, "wb") as handle:
                 handle.write(("\n".join(lines) + "\n" if lines else "").encode("utf-8"))
         for name, tmp in temps.items():

@@ -41,7 +41,7 @@ from .batching import FlatTrainingData, validation_split
 from .distributed import resolve_device
 from .embedding_init import initial_embeddings
 from .engine import TrainConfig, Trainer
-from .params import field_names
+from .params import DeepParamsBase, field_names
 from .predict import PredictConfig, flat_evaluator, predict_topk
 from .presets import resolve_preset
 from .saving import PARAMS_FILE, WEIGHTS_FILE, load_weights, read_params, save_weights
@@ -49,14 +49,10 @@ from .saving import PARAMS_FILE, WEIGHTS_FILE, load_weights, read_params, save_w
 __all__ = ["DeepEstimator", "predict_config", "resolve_device", "train_config"]
 
 
-def train_config(hp: Any, progress: bool, **overrides: Any) -> TrainConfig:
-    """The engine's settings from a method's resolved hyperparameters, field by field."""
-    values = dict(
-        epochs=hp.epochs, lr=hp.lr, swa=hp.swa, swa_warmup=hp.swa_warmup,
-        eval_every=hp.eval_every, patience=hp.patience, clip_factor=hp.clip_factor,
-        clip_window=hp.clip_window, max_steps=hp.max_steps, precision=hp.precision,
-        time_budget=hp.time_budget,
-    )  # fmt: skip
+def train_config(hp: DeepParamsBase, progress: bool, **overrides: Any) -> TrainConfig:
+    """The engine's settings: a method's "training" section whole, then `overrides` (a
+    level's epochs, what is left of the time budget)."""
+    values = dataclasses.asdict(hp.training)
     return TrainConfig(**{**values, **overrides}, progress=progress)
 
 
@@ -153,20 +149,28 @@ class DeepEstimator:
 
     @classmethod
     def describe(cls, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Every hyperparameter (default, type and range) and every preset's resolved values.
+        """Every hyperparameter (default, type, range, section) and every preset's resolved values.
 
         Read by `xmcbench methods NAME`; `fixed` are a registered alias's parameters.
         """
         fixed = dict(fixed or {})
         resolved = {name: cls.resolve_params(name, fixed)[1] for name in cls.presets}
         specs = getattr(cls.params_class, "specs", {})
+        section_of = getattr(cls.params_class, "section_of", lambda name: None)
         params = []
         for f in dataclasses.fields(cls.params_class):
             default = f.default
             kind = specs[f.name].describe() if f.name in specs else str(f.type)
             if f.name == "time_budget":
                 default = budget.format_duration(default)
-            params.append({"name": f.name, "default": _jsonable(default), "type": kind})
+            params.append(
+                {
+                    "name": f.name,
+                    "default": _jsonable(default),
+                    "type": kind,
+                    "section": section_of(f.name),  # the typed part it belongs to, if any
+                }
+            )
         return {
             "method": cls.name,
             "default_preset": cls.default_preset,

@@ -4,6 +4,11 @@ A method's hyperparameters are one frozen dataclass deriving from `DeepParamsBas
 ``specs`` map every field to its type and range (`xmcbench.paramspec`): the one place they are
 checked. `TRAINING_SPECS` are the specs of the fields the toolkit itself reads (engine, batching,
 embedding initialisation, prediction), so methods spell and check them alike.
+
+The fields stay flat (``--set hidden_size=128``, `get_params()`, params.json and presets spell
+them so); ``sections`` groups them into typed parts (a label tree's settings, say), each a
+frozen dataclass built once, right after the checks, and read as ``hp.section("tree")``: code
+that needs one part takes that part whole, and cross-field rules live in its ``__post_init__``.
 """
 
 from __future__ import annotations
@@ -44,15 +49,57 @@ TRAINING_SPECS: dict[str, Param] = {
 }
 
 
+@dataclass(frozen=True)
+class TrainingSection:
+    """The engine's hyperparameters (section "training" of every deep method): what
+    `estimator.train_config` turns into the engine's `TrainConfig`, in one place."""
+
+    epochs: int
+    lr: float
+    swa: bool
+    swa_warmup: float
+    eval_every: int
+    patience: int
+    clip_factor: float
+    clip_window: int
+    max_steps: int | None
+    precision: str
+    time_budget: float | None
+
+
 class DeepParamsBase:
     """Mixin of a frozen hyperparameter dataclass: checks every field on creation, as_dict."""
 
     specs: ClassVar[dict[str, Param]] = TRAINING_SPECS
+    # section name -> frozen dataclass whose fields are some of these (see the module's note)
+    sections: ClassVar[dict[str, type]] = {"training": TrainingSection}
 
     def __post_init__(self) -> None:
         values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
         for name, value in check_params(values, self.specs).items():  # types, ranges; 3.0 -> 3
             object.__setattr__(self, name, value)
+        built = {  # after the checks: a section's own rules see normalised values
+            name: kind(**{key: getattr(self, key) for key in field_names(kind)})
+            for name, kind in self.sections.items()
+        }
+        object.__setattr__(self, "_sections", built)
+
+    @property
+    def training(self) -> TrainingSection:
+        """The engine's section (`TrainingSection`)."""
+        return self.section("training")
+
+    def section(self, name: str) -> Any:
+        """The typed part `name` of these hyperparameters (built once, with the checks)."""
+        return self.__dict__["_sections"][name]
+
+    @classmethod
+    def section_of(cls, field: str) -> str | None:
+        """The section a hyperparameter belongs to, None when it is in none."""
+        for name, kind in cls.sections.items():
+            if field in field_names(kind):
+                return name
+        return None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values (tuples become lists, the time budget "30m" or "none")."""

@@ -1,14 +1,18 @@
-"""The paper's Figure 2: PSP@1/3/5 of the label-tree methods, one bar-chart panel per dataset.
+"""Charts, all drawn with matplotlib: the paper's Figure 2 and the leaderboard site's PSP bars.
 
-Which methods are tree-based comes from the plugins (the ``tree-based`` tag on MethodSpec);
-``methods`` overrides it. matplotlib is imported here only, with the Agg canvas and no pyplot,
-so every other command stays light; the file is written atomically (SVG, PNG or PDF).
+Figure 2 shows PSP@1/3/5 of the label-tree methods, one bar-chart panel per dataset. Which
+methods are tree-based comes from the plugins (the ``tree-based`` tag on MethodSpec); ``methods``
+overrides it. matplotlib is imported inside the drawing functions only, with the Agg canvas and
+no pyplot, so every other command stays light; a figure file is written atomically (SVG, PNG or
+PDF). `grouped_bars_svg` draws a site page's chart as inline SVG text.
 """
 
 from __future__ import annotations
 
+import html
+import io
 import math
-import os
+import re
 import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +28,14 @@ from xmcbench.results.method_meta import TREE_TAG, Specs
 from xmcbench.results.store import records_frame
 from xmcbench.results.tables import dataset_order, dataset_title, group_runs, metric_label
 
-__all__ = ["FIGURE2_METRICS", "FIGURE_FORMATS", "FigureInfo", "psp_figure", "tree_methods"]
+__all__ = [
+    "FIGURE2_METRICS",
+    "FIGURE_FORMATS",
+    "FigureInfo",
+    "grouped_bars_svg",
+    "psp_figure",
+    "tree_methods",
+]
 
 FIGURE2_METRICS = ("psp@1", "psp@3", "psp@5")
 FIGURE_FORMATS = ("svg", "png", "pdf")
@@ -86,7 +97,6 @@ def psp_figure(
     figure = _draw(summary, panels, list(metrics), title)
     with atomic_path(output) as tmp:
         figure.savefig(tmp, format=fmt, metadata=_metadata(fmt))
-        os.chmod(tmp, 0o644)  # a figure is meant to be shared (mkstemp makes 0600)
     return FigureInfo(output, tuple(panels), tuple(dict.fromkeys(summary["label"])))
 
 
@@ -171,3 +181,64 @@ def _colours(n: int) -> list[Any]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+# --------------------------------------------------------------------------- site chart
+
+_BAR_GID = "xmcbench-bar-{group}-{series}"
+_BAR_GROUP = re.compile(r'<g id="xmcbench-bar-(\d+)-(\d+)">')
+_SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "xmcbench", "font.size": 9}
+
+
+def grouped_bars_svg(
+    groups: Sequence[tuple[str, Sequence[float | None]]], series: Sequence[str], title: str
+) -> str:
+    """Inline SVG: a group of horizontal bars per (label, values in percent), one per series.
+
+    Groups run top to bottom in the given order; a missing value (None or NaN) draws no bar.
+    Each bar is a ``<g class="bar">`` whose ``<title>`` (its tooltip) reads ``label: series
+    value``; the same input always gives the same text.
+    """
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    tips: dict[tuple[int, int], str] = {}
+    with rc_context(_SVG_STYLE):
+        figure = Figure(figsize=(7.5, 0.9 + 0.42 * len(series) * max(len(groups), 1) / 2))
+        FigureCanvasAgg(figure)
+        ax = figure.add_subplot()
+        palette = _colours(len(series))
+        height = 0.8 / max(len(series), 1)
+        y = np.arange(len(groups))
+        for i, name in enumerate(series):
+            values = np.array([_value(vals[i]) for _, vals in groups], dtype=float)
+            shown = np.isfinite(values)
+            offsets = y[shown] + (i - (len(series) - 1) / 2) * height
+            bars = ax.barh(offsets, values[shown], height, color=palette[i], label=name)
+            ax.bar_label(bars, fmt="%.1f", padding=2, fontsize=7)
+            for bar, g in zip(bars, np.flatnonzero(shown), strict=True):
+                bar.set_gid(_BAR_GID.format(group=g, series=i))
+                tips[(int(g), i)] = f"{groups[g][0]}: {name} {values[g]:.2f}"
+        ax.set_yticks(y, [textwrap.shorten(label, 48, placeholder="…") for label, _ in groups])
+        ax.invert_yaxis()  # the first group on top, like the table
+        ax.set_xlabel("percent")
+        ax.margins(x=0.08)
+        ax.grid(axis="x", alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=len(series), frameon=False)
+        figure.tight_layout()
+        buffer = io.StringIO()
+        figure.savefig(buffer, format="svg", metadata={"Date": None, "Title": title})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # inline: no XML declaration or doctype
+
+    def tagged(match: re.Match[str]) -> str:
+        tip = html.escape(tips[(int(match[1]), int(match[2]))], quote=False)
+        return f'{match[0][:-1]} class="bar"><title>{tip}</title>'
+
+    return _BAR_GROUP.sub(tagged, svg).strip()
+
+
+def _value(value: float | None) -> float:
+    return math.nan if value is None else float(value)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,8 @@ from tabulate import tabulate
 from xmcbench.errors import XMCBenchError
 from xmcbench.io import atomic_dir
 from xmcbench.metrics import DEFAULT_KS
-from xmcbench.results.site import PSP_CHART, site_files
-from xmcbench.results.site_assets import GENERATOR
+from xmcbench.results.names import is_safe_name
+from xmcbench.results.site import GENERATOR, PSP_CHART, site_files
 from xmcbench.results.store import describe_params, records_frame
 from xmcbench.results.tables import (
     Table,
@@ -41,7 +40,6 @@ __all__ = ["LEADERBOARD_METRICS", "write_leaderboard"]
 
 LEADERBOARD_METRICS = ("p@k", "ndcg@k", "psp@k")
 RANK_BY = "p@1"
-_SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _TITLE = "# xmcbench leaderboard"  # first line of README.md
 
 
@@ -65,7 +63,7 @@ def write_leaderboard(
     boards: list[tuple[Table, pd.DataFrame]] = []
     files: dict[str, str] = {}
     for dataset in dataset_order(summary["dataset"].unique()):
-        if not _SAFE_FILE.match(dataset):
+        if not is_safe_name(dataset):
             raise XMCBenchError(f"dataset name {dataset!r} cannot be a file name")
         ranked = _ranked(summary[summary["dataset"] == dataset])
         board = _board(dataset, ranked, columns)

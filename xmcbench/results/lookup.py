@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from xmcbench.errors import XMCBenchError
-from xmcbench.results.store import read_record
+from xmcbench.results.record import RunRecord, read_record, record_files
 
 __all__ = ["find_run"]
 
 _SHOWN = 5  # ambiguous prefixes list this many matching ids
 
 
-def find_run(run: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
+def find_run(run: str, results_dir: Path) -> tuple[Path, RunRecord]:
     """The record file and record a user means by `run`: a ``.json`` path, an id or an id prefix.
 
     Ids are looked up under ``<results_dir>/<dataset>/<method>/``; a prefix must match exactly one.
@@ -27,7 +26,7 @@ def find_run(run: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
             raise XMCBenchError(f"{as_path}: no such record file")
         return as_path, read_record(as_path)
     root = Path(results_dir)
-    candidates = _record_files(root)
+    candidates = record_files(root)
     exact = [p for p in candidates if p.stem == text]
     matches = exact or [p for p in candidates if p.stem.startswith(text)]
     if not matches:
@@ -40,10 +39,3 @@ def find_run(run: str, results_dir: Path) -> tuple[Path, dict[str, Any]]:
         )
         raise XMCBenchError(f"run prefix {text!r} is ambiguous: it matches {shown}")
     return matches[0], read_record(matches[0])
-
-
-def _record_files(root: Path) -> list[Path]:
-    """Every record JSON under `root` (not the hidden temporary files of an unfinished write)."""
-    if not root.is_dir():
-        return []
-    return [p for p in sorted(root.glob("*/*/*.json")) if not p.name.startswith(".")]

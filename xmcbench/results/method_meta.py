@@ -70,8 +70,8 @@ def labelled_order(names: Iterable[str], labels: Mapping[str, str]) -> list[str]
 
 
 def effective_method(method: str, params: Mapping[str, Any], specs: Specs) -> str:
-    """The registered name a run amounts to: ``attentionxml`` with ``swa=false`` is the alias
-    whose fixed params say so. Aliases share the run's class; the one fixing most params wins."""
+    """The registered name a run amounts to: a run of ``m`` with ``swa=false`` is the alias of
+    ``m`` whose fixed params say so. Aliases share the run's class; the one fixing most wins."""
     spec = specs.get(method)
     if spec is None:
         return method

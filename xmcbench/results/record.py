@@ -7,7 +7,8 @@ them apart. Keys the typed fields do not name (a fused run's ``fusion``, a repor
 ``notes``, anything newer) are kept in `extra` and written back unchanged.
 
 For code written against the older dict records, a RunRecord also reads as a read-only mapping
-(``record["method"]``, ``record.get("seed")``); new code reads the attributes.
+(``record["method"]``, ``record.get("seed")``): the leaderboard site's pages (results/site.py,
+while they move to templates) and some table tests still read it so. New code reads attributes.
 """
 
 from __future__ import annotations
@@ -27,22 +28,28 @@ from xmcbench.errors import XMCBenchError
 
 __all__ = [
     "MEASURED",
+    "RECORD_FOLDERS",
     "RECORD_GLOB",
     "REPORTED",
     "SCHEMA_VERSION",
+    "TEMPORARY_GLOBS",
     "RunRecord",
     "check_name",
     "jsonable",
     "read_record",
     "record_files",
     "record_path",
+    "record_temporaries",
     "timestamp",
     "topk_file_name",
 ]
 
 SCHEMA_VERSION = 1  # the newest record layout this code writes and reads
 MEASURED, REPORTED = "measured", "reported"  # a run made here, or a number a paper printed
-RECORD_GLOB = "*/*/*.json"  # <dataset>/<method>/<run_id>.json under a results folder
+RECORD_FOLDERS = "*/*"  # <dataset>/<method>/ under a results folder
+RECORD_GLOB = f"{RECORD_FOLDERS}/*.json"  # <dataset>/<method>/<run_id>.json
+# an unfinished write of a record or its ranking: ``.<file name>.<random>.tmp`` beside it
+TEMPORARY_GLOBS = (f"{RECORD_FOLDERS}/.*.json.*.tmp", f"{RECORD_FOLDERS}/.*.npz.*.tmp")
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 # keys written only when set (older records and reported rows lack them)
 _OPTIONAL = ("params_before_fit", "topk_k", "ranking_k", "topk_file")
@@ -279,3 +286,9 @@ def record_files(results_dir: Path | str) -> list[Path]:
     if not root.is_dir():
         return []
     return [p for p in sorted(root.glob(RECORD_GLOB)) if not p.name.startswith(".")]
+
+
+def record_temporaries(results_dir: Path | str) -> list[Path]:
+    """The temporary files that unfinished writes of records and rankings left in `results_dir`."""
+    root = Path(results_dir)
+    return sorted(path for pattern in TEMPORARY_GLOBS for path in root.glob(pattern))

@@ -1,43 +1,31 @@
-"""`xmcbench report NAME`: the paper's Tables 2-9 and Figure 2 from a results folder.
+"""`xmcbench report NAME`: a report some study registered (``register_reports``), built from
+a results folder. The AttentionXML paper's Tables 2-9 and Figure 2 are the built-in study's.
 
-Each table name maps to a builder and its layout (You et al. 2019); parameter tables name
-their rows by the paper's symbols (``Trees``, ``K``, ``C``, ``H``), which the method's plugin
-maps to its parameters. Output goes to stdout or, atomically, to a file whose suffix can pick
-the format.
+Output goes to stdout or, atomically, to a file whose suffix can pick the format.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from xmcbench.errors import UnknownNameError, XMCBenchError
+from xmcbench.errors import XMCBenchError
 from xmcbench.io import atomic_path
+from xmcbench.plugins import Plugins, get_plugins
+from xmcbench.results.formats import FORMATS
 from xmcbench.results.method_meta import Specs
-from xmcbench.results.paper_tables import (
-    TABLE3_METRICS,
-    TABLE6_METRICS,
-    ablation_table,
-    hyperparameter_table,
-    stacked_comparison,
-)
-from xmcbench.results.tables import FORMATS, Table, metric_label
-from xmcbench.results.variation import COLUMNS, ROWS, variation_tables
+from xmcbench.results.tables import Table
+from xmcbench.studies import FIGURE, TABLE, ReportSpec
 
-__all__ = ["FIGURES", "REPORTS", "TABLES", "format_for", "report_tables", "write_output"]
+__all__ = [  # plus REPORTS, TABLES, FIGURES: the registered names, read on use
+    "format_for",
+    "report_names",
+    "report_spec",
+    "report_tables",
+    "write_output",
+]
 
-# name -> (paper symbols varied, layout, metrics, title); {method} is filled in
-_VARIATIONS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...], str]] = {
-    "table5": (("Trees",), COLUMNS, TABLE3_METRICS, "Table 5: {method} by number of trees"),
-    "table7": (("K", "C"), ROWS, TABLE6_METRICS, "Table 7: {method} by K (with C)"),
-    "table8": (("H",), ROWS, TABLE6_METRICS, "Table 8: {method} by tree height H"),
-    "table9": (("H",), COLUMNS, ("p@5",), "Table 9: P@5 of {method} by tree height H"),
-}
-TABLES = ("table2", "table3", "table4", "table5", "table6", "table7", "table8", "table9")
-FIGURES = ("figure2",)
-REPORTS = TABLES + FIGURES
 _SUFFIX_FORMATS = {
     ".md": "markdown",
     ".markdown": "markdown",
@@ -49,6 +37,17 @@ _SUFFIX_FORMATS = {
 }
 
 
+def report_names(kind: str | None = None, plugins: Plugins | None = None) -> tuple[str, ...]:
+    """The registered reports (only tables or only figures, given `kind`), sorted by name."""
+    specs = (plugins or get_plugins()).reports
+    return tuple(spec.name for spec in specs if kind is None or spec.kind == kind)
+
+
+def report_spec(name: str, plugins: Plugins | None = None) -> ReportSpec:
+    """The registered report `name`; an unknown name is an error suggesting close matches."""
+    return (plugins or get_plugins()).reports.get(name)
+
+
 def report_tables(
     name: str,
     records: Iterable[Mapping[str, Any]],
@@ -58,43 +57,26 @@ def report_tables(
     methods: Sequence[str] | None = None,
     include_reported: bool = True,
 ) -> list[Table]:
-    """The tables of one paper table `name` (``table2`` .. ``table9``)."""
-    records = list(records)
-    if name == "table2":
-        return [hyperparameter_table(records, specs=specs, datasets=datasets, methods=methods)]
-    if name in ("table3", "table6"):
-        metrics = TABLE3_METRICS if name == "table3" else TABLE6_METRICS
-        title = f"Table {name[-1]}: {_families(metrics)} per dataset"
-        table = stacked_comparison(
-            records,
-            metrics,
-            title=title,
-            datasets=datasets,
-            methods=methods,
-            include_reported=include_reported,
-        )
-        return [table]
-    if name == "table4":
-        return [ablation_table(records, specs=specs, datasets=datasets)]
-    if name in _VARIATIONS:
-        by, layout, metrics, title = _VARIATIONS[name]
-        return variation_tables(
-            records,
-            by,
-            specs=specs,
-            metrics=metrics,
-            datasets=datasets,
-            methods=methods,
-            layout=layout,
-            title=title,
-        )
-    raise UnknownNameError("report", name, list(REPORTS))
+    """The tables of the registered table report `name` (the paper's ``table2`` .. ``table9``)."""
+    spec = report_spec(name)
+    if spec.kind != TABLE:
+        raise XMCBenchError(f"{name} is a {spec.kind}, not a table")
+    build = spec.load()
+    return build(
+        list(records),
+        specs=specs,
+        datasets=datasets,
+        methods=methods,
+        include_reported=include_reported,
+    )
 
 
-def _families(metrics: Sequence[str]) -> str:
-    """``P@k, N@k and PSP@k``: the metric families of `metrics`, labelled as tables show them."""
-    labels = list(dict.fromkeys(metric_label(f"{m.partition('@')[0]}@k") for m in metrics))
-    return ", ".join(labels[:-1]) + " and " + labels[-1] if len(labels) > 1 else labels[0]
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``REPORTS``, ``TABLES``, ``FIGURES``: the registered report names, read when asked for."""
+    kinds = {"REPORTS": None, "TABLES": TABLE, "FIGURES": FIGURE}
+    if name not in kinds:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return report_names(kinds[name])
 
 
 def format_for(fmt: str | None, output: Path | None) -> str:
@@ -112,8 +94,7 @@ def format_for(fmt: str | None, output: Path | None) -> str:
 
 
 def write_output(text: str, output: Path) -> Path:
-    """Write a rendered report atomically (a reader never sees half of it), readable by all."""
+    """Write a rendered report atomically (never seen half-written), with the umask's mode."""
     with atomic_path(output) as tmp:
         tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a report is meant to be shared
     return output

@@ -1,23 +1,21 @@
 """HTML pages of the static leaderboard site: index, one sortable page per dataset, one per run.
 
-Every page is self-contained (inline style, inline script, inline SVG), links relatively, and so
-works from ``file://`` with no server and no network. `site_files` returns the pages by path.
+Pages come from the Jinja2 templates in ``templates/`` (autoescaped; style and sorting script
+inline) with the PSP chart drawn by matplotlib as inline SVG, link relatively, and so work
+from ``file://`` with no server and no network. `site_files` returns the pages by path.
 """
 
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from xmcbench.results.site_assets import GENERATOR, SORT_SCRIPT, STYLE
-from xmcbench.results.svg_bars import grouped_bars_svg
+from xmcbench.results.names import is_safe_name
 from xmcbench.results.tables import (
     Table,
     dataset_title,
@@ -25,17 +23,16 @@ from xmcbench.results.tables import (
     metric_label,
     metric_sort_key,
 )
+from xmcbench.results.templating import render_template
 
-__all__ = ["PSP_CHART", "run_file_names", "site_files"]
+__all__ = ["GENERATOR", "PSP_CHART", "run_file_names", "site_files"]
 
+GENERATOR = "xmcbench leaderboard"  # <meta name="generator">: marks a folder as ours to replace
 PSP_CHART = ("psp@1", "psp@3", "psp@5")  # the grouped bars of each dataset page
-_SAFE_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,100}$")
 _LEAD_KEYS = ("rank", "method", "params", "seeds", "runs")
 _TAIL_KEYS = ("train_s", "model_bytes", "run_ids")
 _NUMERIC = {"rank", "runs", "train_s", "model_bytes"}
 _PARAMS_SHOWN = 80  # longer parameter lists fold into a <details> element
-_NUM_TYPE = ' data-type="num"'  # header attribute: the column sorts as numbers
-esc = html.escape
 
 
 def site_files(
@@ -64,7 +61,7 @@ def run_file_names(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     for record in records:
         run_id = str(record["run_id"])
         digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:16]
-        names[run_id] = run_id if _SAFE_FILE.match(run_id) else f"run-{digest}"
+        names[run_id] = run_id if is_safe_name(run_id, max_len=101) else f"run-{digest}"
     return names
 
 
@@ -80,49 +77,38 @@ def _unique_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]
 # --------------------------------------------------------------------------- pages
 
 
-def _page(title: str, body: str, *, script: bool = False) -> str:
-    tail = f"<script>\n{SORT_SCRIPT}\n</script>\n" if script else ""
-    return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta name="generator" content="{GENERATOR}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{esc(title)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
-        f"{body}{tail}</body>\n</html>\n"
-    )
+def _render(template: str, title: str, *, sortable: bool = False, **values: Any) -> str:
+    """A page from its template, with the shared head (generator mark, style, sort script)."""
+    return render_template(template, generator=GENERATOR, title=title, sortable=sortable, **values)
 
 
 def index_page(boards: Sequence[tuple[Table, pd.DataFrame]], rank_by: str = "p@1") -> str:
     """The datasets, each with its leader by `rank_by`, linked to its page."""
-    head = (
-        '<tr><th data-key="dataset">Dataset</th>'
-        '<th class="num" data-key="configurations" data-type="num">Configurations</th>'
-        '<th class="num" data-key="runs" data-type="num">Measured runs</th>'
-        '<th data-key="leader">Leader</th>'
-        f'<th class="num" data-key="{esc(rank_by)}"{_NUM_TYPE}>{esc(metric_label(rank_by))}</th>'
-        '<th data-key="pages">Pages</th></tr>'
-    )
     rows = []
     for board, ranked in boards:
         top = ranked.iloc[0]
-        measured = int(ranked.loc[~ranked["reported"], "runs"].sum())
-        page = f"{board.dataset}.html"
+        mean, std = top[f"{rank_by}:mean"], top[f"{rank_by}:std"]
         rows.append(
-            f'<tr><td><a href="{esc(page)}">{esc(board.title)}</a></td>'
-            f'<td class="num">{len(ranked)}</td><td class="num">{measured}</td>'
-            f"<td>{esc(str(top['label']))}</td>"
-            f"{_leader_cell(top, rank_by)}"
-            f'<td><a href="{esc(page)}">html</a> · '
-            f'<a href="{esc(board.dataset)}.md">markdown</a></td></tr>'
+            {
+                "page": f"{board.dataset}.html",
+                "markdown": f"{board.dataset}.md",
+                "title": board.title,
+                "configurations": len(ranked),
+                "measured": int(ranked.loc[~ranked["reported"], "runs"].sum()),
+                "leader": str(top["label"]),
+                "leader_v": _number(mean),
+                "leader_cell": format_cell(mean, std, int(top[f"{rank_by}:n"])),
+            }
         )
-    body = (
-        "<h1>xmcbench leaderboard</h1>\n"
-        f"<p>One page per dataset ranks every configuration by mean {esc(metric_label(rank_by))} "
-        "over its runs; click a column header to sort.</p>\n"
-        f'<table class="sortable" id="datasets">\n<thead>{head}</thead>\n<tbody>\n'
-        + "\n".join(rows)
-        + "\n</tbody>\n</table>\n"
+    label = metric_label(rank_by)
+    return _render(
+        "index.html",
+        "xmcbench leaderboard",
+        sortable=True,
+        rows=rows,
+        rank_by=rank_by,
+        rank_label=label,
     )
-    return _page("xmcbench leaderboard", body, script=True)
 
 
 def dataset_page(
@@ -130,63 +116,68 @@ def dataset_page(
 ) -> str:
     """A dataset's ranking as a sortable table, its PSP@1/3/5 chart and the table notes."""
     keys = [*_LEAD_KEYS, *columns, *_TAIL_KEYS]
-    head = "".join(
-        f'<th{_num_class(key, columns)} data-key="{esc(key)}"'
-        f"{_NUM_TYPE if _is_numeric(key, columns) else ''}>{esc(label)}</th>"
+    head = [
+        {"key": key, "label": label, "numeric": _is_numeric(key, columns)}
         for key, label in zip(keys, board.columns, strict=True)
-    )
-    body_rows = []
+    ]
+    rows = []
     for i, (shown, (_, row)) in enumerate(zip(board.rows, ranked.iterrows(), strict=True)):
         cells = []
         for j, key in enumerate(keys):
-            text = esc(shown[j])
-            if (i, j) in board.best:
-                text = f"<b>{text}</b>"
-            if key == "run_ids":
-                text = _run_links(row["run_ids"], names)
-            elif key == "params" and len(shown[j]) > _PARAMS_SHOWN:
-                text = _collapsed(shown[j])
-            sort = _sort_value(key, row, i)
-            data = "" if sort is None else f' data-v="{esc(sort)}"'
-            css = ' class="params"' if key == "params" else _num_class(key, columns)
-            cells.append(f"<td{css}{data}>{text}</td>")
-        reported = ' class="reported"' if row["reported"] else ""
-        body_rows.append(f"<tr{reported}>{''.join(cells)}</tr>")
-    notes = "".join(f"<p>{esc(n)}</p>\n" for n in board.notes)
+            cells.append(
+                {
+                    "text": shown[j],
+                    "best": (i, j) in board.best,
+                    "links": _run_links(row["run_ids"], names) if key == "run_ids" else None,
+                    "folded": shown[j][:_PARAMS_SHOWN]
+                    if key == "params" and len(shown[j]) > _PARAMS_SHOWN
+                    else "",
+                    "sort": _sort_value(key, row, i),
+                    "css": "params" if key == "params" else _num_class(key, columns),
+                }
+            )
+        rows.append({"reported": bool(row["reported"]), "cells": cells})
     title = f"Leaderboard: {board.title}"
-    body = (
-        f'<nav><a href="index.html">All datasets</a> · '
-        f'<a href="{esc(board.dataset)}.md">Markdown</a></nav>\n'
-        f"<h1>{esc(title)}</h1>\n{psp_figure(board, ranked)}\n"
-        f'<div class="scroll"><table class="sortable" id="board">\n'
-        f"<thead><tr>{head}</tr></thead>\n<tbody>\n"
-        + "\n".join(body_rows)
-        + f'\n</tbody>\n</table></div>\n<div class="notes">{notes}'
-        "<p>Click a column header to sort; click again to reverse.</p></div>\n"
+    chart, caption = psp_chart(board, ranked)
+    return _render(
+        "dataset.html",
+        title,
+        sortable=True,
+        markdown=f"{board.dataset}.md",
+        chart=chart,
+        caption=caption,
+        head=head,
+        rows=rows,
+        notes=board.notes,
     )
-    return _page(title, body, script=True)
 
 
-def psp_figure(board: Table, ranked: pd.DataFrame) -> str:
-    """PSP@1/3/5 of each configuration as grouped bars, in ranking order (none: a note)."""
+def psp_chart(board: Table, ranked: pd.DataFrame) -> tuple[Any, str]:
+    """PSP@1/3/5 of each configuration as grouped bars (inline SVG markup) and their caption.
+
+    Bars follow the ranking order of the table as written; ("", "") when there are no PSP values.
+    """
     wanted = [f"{m}:mean" for m in PSP_CHART]
     if not set(wanted) <= set(ranked.columns):
-        return '<p class="notes">No PSP values for this dataset.</p>'
+        return "", ""
     groups = [
         (str(row["label"]), [100 * float(row[c]) for c in wanted])
         for _, row in ranked.iterrows()
         if any(not math.isnan(float(row[c])) for c in wanted)
     ]
     if not groups:
-        return '<p class="notes">No PSP values for this dataset.</p>'
+        return "", ""
+    from markupsafe import Markup
+
+    from xmcbench.results.figures import grouped_bars_svg
+
     series = [metric_label(m) for m in PSP_CHART]
     title = f"Propensity-scored precision on {board.title}"
-    svg = grouped_bars_svg(groups, series, title)
     caption = (
-        f"{esc(title)}: {', '.join(series)} (percent, mean over runs) of each configuration, "
+        f"{title}: {', '.join(series)} (percent, mean over runs) of each configuration, "
         "in ranking order."
     )
-    return f'<figure id="psp">\n{svg}\n<figcaption>{caption}</figcaption>\n</figure>'
+    return Markup(grouped_bars_svg(groups, series, title)), caption  # matplotlib's own SVG
 
 
 def run_page(record: Mapping[str, Any], name: str) -> str:
@@ -219,26 +210,23 @@ def run_page(record: Mapping[str, Any], name: str) -> str:
         ("Timing", record.get("timing") or {}),
         ("Environment", record.get("env") or {}),
     ]
-    body = (
-        f'<nav><a href="../{esc(dataset)}.html">{esc(dataset_title(dataset))}</a> · '
-        f'<a href="../index.html">All datasets</a> · <a href="{esc(name)}.json">JSON</a></nav>\n'
-        f"<h1>Run {esc(run_id)}</h1>\n"
-        + "".join(_key_values(title, values) for title, values in sections)
+    return _render(
+        "run.html",
+        f"Run {run_id}",
+        dataset=dataset,
+        dataset_title=dataset_title(dataset),
+        name=name,
+        run_id=run_id,
+        sections=[{"title": title, "rows": _key_values(values)} for title, values in sections],
     )
-    return _page(f"Run {run_id}", body)
 
 
 # --------------------------------------------------------------------------- cells
 
 
-def _key_values(title: str, values: Mapping[str, Any]) -> str:
-    rows = "".join(
-        f"<tr><th>{esc(str(k))}</th><td>{esc(_show(v))}</td></tr>"
-        for k, v in values.items()
-        if v is not None and v != ""
-    )
-    empty = "<tr><td>none recorded</td></tr>" if not rows else ""
-    return f'<h2>{esc(title)}</h2>\n<table class="kv">{rows}{empty}</table>\n'
+def _key_values(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (key, shown value) pairs of a section, empty values left out."""
+    return [(str(k), _show(v)) for k, v in values.items() if v is not None and v != ""]
 
 
 def _show(value: Any) -> str:
@@ -253,24 +241,12 @@ def _metrics(record: Mapping[str, Any]) -> dict[str, float]:
     }
 
 
-def _collapsed(text: str) -> str:
-    """A long parameter list: its start as a clickable summary, the whole list inside."""
-    return f"<details><summary>{esc(text[:_PARAMS_SHOWN])}…</summary>{esc(text)}</details>"
-
-
-def _leader_cell(top: pd.Series, metric: str) -> str:
-    mean, std, count = top[f"{metric}:mean"], top[f"{metric}:std"], int(top[f"{metric}:n"])
-    return f'<td class="num" data-v="{_number(mean)}">{esc(format_cell(mean, std, count))}</td>'
-
-
-def _run_links(run_ids: Sequence[Any], names: Mapping[str, str]) -> str:
-    links = [
-        f'<a href="runs/{esc(names[str(r)])}.html">{esc(str(r))}</a>'
-        if str(r) in names
-        else esc(str(r))
+def _run_links(run_ids: Sequence[Any], names: Mapping[str, str]) -> list[dict[str, str]]:
+    """Each run id with the href of its page (empty when it has none), in id order."""
+    return [
+        {"text": r, "href": f"runs/{names[r]}.html" if r in names else ""}
         for r in sorted(str(r) for r in run_ids if r is not None)
     ]
-    return ", ".join(links) or "-"
 
 
 def _is_numeric(key: str, columns: Sequence[str]) -> bool:
@@ -278,7 +254,7 @@ def _is_numeric(key: str, columns: Sequence[str]) -> bool:
 
 
 def _num_class(key: str, columns: Sequence[str]) -> str:
-    return ' class="num"' if _is_numeric(key, columns) else ""
+    return "num" if _is_numeric(key, columns) else ""
 
 
 def _sort_value(key: str, row: pd.Series, position: int) -> str | None:

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import secrets
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from xmcbench.errors import XMCBenchError, naming_path
+from xmcbench.io import temp_file
 from xmcbench.plugins import metric_registry
 from xmcbench.results.record import (
     SCHEMA_VERSION,
@@ -110,13 +110,10 @@ def write_run(
 
 def _publish(target: Path, write: Callable[[Path], object]) -> None:
     """Write a temporary file beside `target`, then link it into place unless `target` exists."""
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
+    tmp = temp_file(target)  # the umask's ordinary mode: results are meant to be shared
     try:
         with naming_path(target):  # a failed write() carries no file name
             write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are meant to be shared
         _link_exclusive(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

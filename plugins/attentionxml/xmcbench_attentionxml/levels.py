@@ -43,7 +43,7 @@ from xmcbench.types import Split
 from .beam import beam_search
 from .candidates import CandidateTrainingData, select_parents
 from .model import AttentionXMLNet, model_config
-from .params import Hyperparams
+from .params import Hyperparams, TreeParams
 from .tree import LabelTree
 
 PACKAGE = __package__ or "xmcbench_attentionxml"  # its code (with the engine's) trains a level
@@ -86,17 +86,13 @@ def init_from_level_above(
 
 
 def epochs_of_level(hp: Hyperparams, level: int) -> int:
-    """`level_epochs[level - 1]` (the last entry for deeper levels), else `epochs`."""
-    if not hp.level_epochs:
-        return hp.epochs
-    return hp.level_epochs[min(level, len(hp.level_epochs)) - 1]
+    """Epochs of `level`: its `level_epochs` entry (the tree section's), else `epochs`."""
+    return hp.tree.epochs_of_level(level, hp.epochs)
 
 
 def swa_warmup_of_level(hp: Hyperparams, level: int) -> float:
-    """`level_swa_warmup[level - 1]` (the last entry for deeper levels), else `swa_warmup`."""
-    if not hp.level_swa_warmup:
-        return hp.swa_warmup
-    return hp.level_swa_warmup[min(level, len(hp.level_swa_warmup)) - 1]
+    """SWA warm-up of `level`: its `level_swa_warmup` entry, else `swa_warmup`."""
+    return hp.tree.swa_warmup_of_level(level, hp.swa_warmup)
 
 
 def level_costs(hp: Hyperparams, tree: LabelTree) -> list[float]:
@@ -104,7 +100,7 @@ def level_costs(hp: Hyperparams, tree: LabelTree) -> list[float]:
     return [
         budget.level_cost(
             epochs_of_level(hp, level),
-            tree.n_nodes(1) if level == 1 else candidate_count(hp, tree, level),
+            tree.n_nodes(1) if level == 1 else candidate_count(hp.tree, tree, level),
             hp.embedding_dim,
             hp.hidden_size,
         )
@@ -112,9 +108,9 @@ def level_costs(hp: Hyperparams, tree: LabelTree) -> list[float]:
     ]
 
 
-def candidate_count(hp: Hyperparams, tree: LabelTree, level: int) -> int:
+def candidate_count(settings: TreeParams, tree: LabelTree, level: int) -> int:
     """Fixed candidates per document at `level` > 1: `level_candidates`, else C x widest parent."""
-    return hp.level_candidates or hp.candidates * tree.levels[level - 1].max_children
+    return settings.level_candidates or settings.candidates * tree.levels[level - 1].max_children
 
 
 def level_evaluator(
@@ -194,8 +190,8 @@ class LevelTrainer:
         workdir: Path,
         tree_id: int,
     ) -> AttentionXMLNet:
-        hp, seed = self.hp, self.seed
-        config = model_config(hp, len(train.vocab), tree.n_nodes(level))
+        hp, settings, seed = self.hp, self.hp.tree, self.seed
+        config = model_config(hp.model, len(train.vocab), tree.n_nodes(level))
         run = {**self.base, "level": level, "tree_id": tree_id, "seed": seed}
         run["epochs"] = epochs_of_level(hp, level)
         run["swa_warmup"] = swa_warmup_of_level(hp, level)
@@ -232,11 +228,11 @@ class LevelTrainer:
         net = AttentionXMLNet(config, embedding).to(self.device)
         node_truth = tree.node_labels(train.labels, level)  # (n_train, nodes) sparse
         if level > 1:
-            parent = tree.levels[level - 1].parent if hp.level_init == "parent" else None
+            parent = tree.levels[level - 1].parent if settings.level_init == "parent" else None
             init_from_level_above(net, nets[-1], parent)
         # every logit starts at the log-odds of how often a scored node is positive: all nodes at
         # level 1, the fixed-size candidate set below it (positives are always among candidates)
-        scored = tree.n_nodes(level) if level == 1 else candidate_count(hp, tree, level)
+        scored = tree.n_nodes(level) if level == 1 else candidate_count(settings, tree, level)
         net.set_label_prior(node_truth.nnz / max(1, len(train) * scored))
         data: Any
         batch_size = hp.batch_size * distributed.world_size()  # one global batch per step
@@ -249,12 +245,12 @@ class LevelTrainer:
             evaluate = flat_evaluator(node_valid, self.predict_config)
         else:
             parents = self._training_parents(tree, level, nets, train, level_dir, fingerprint)
-            count = candidate_count(hp, tree, level)
+            count = candidate_count(settings, tree, level)
             data = CandidateTrainingData(
                 train, tree, level, parents, count, batch_size, hp.max_len, seed
             )
             v_nodes, v_scores = beam_search(
-                nets, tree, valid, hp.candidates, hp.candidates, self.predict_config
+                nets, tree, valid, settings.candidates, settings.candidates, self.predict_config
             )  # (n_valid, C) beam of level d-1, without its truth
             evaluate = level_evaluator(valid, tree, level, v_nodes, v_scores, self.predict_config)
 
@@ -303,7 +299,7 @@ class LevelTrainer:
         cached = distributed.from_main(cached_parents, path, tag, parents_tag(fingerprint))
         if cached is not None:
             return cached
-        c, started = self.hp.candidates, time.perf_counter()
+        c, started = self.hp.tree.candidates, time.perf_counter()
         rows = distributed.shard_rows(len(train))  # this rank's rows (all in one process)
         shard = train.subset(rows) if len(rows) < len(train) else train
         nodes, _ = beam_search(nets, tree, shard, c, c, self.predict_config)  # (n_shard, C)

@@ -102,7 +102,7 @@ class AttentionXML(DeepEstimator):
     @classmethod
     def network_config(cls, hp: Hyperparams, vocab_size: int, n_labels: int) -> ModelConfig:
         """The flat network's shape: one output per label."""
-        return model_config(hp, vocab_size, n_labels)
+        return model_config(hp.model, vocab_size, n_labels)
 
     # ------------------------------------------------------------------ parameters
     @classmethod

@@ -12,7 +12,7 @@ from xmcbench.deep.encoder import BiLSTMEncoder
 from xmcbench.deep.layers import make_embedding
 
 from .attention import AttentionHead
-from .params import OPTIMIZERS, Hyperparams
+from .params import OPTIMIZERS, ModelParams
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,9 @@ class AttentionXMLNet(nn.Module):
         return self.head.attention(h, mask, candidates)
 
 
-def model_config(hp: Hyperparams, vocab_size: int, n_outputs: int) -> ModelConfig:
-    """The network's shape for `n_outputs` outputs (every label, or a tree level's nodes).
+def model_config(hp: ModelParams, vocab_size: int, n_outputs: int) -> ModelConfig:
+    """The network's shape for `n_outputs` outputs (every label, or a tree level's nodes), from
+    the hyperparameters' model section.
 
     Spelled field by field: a field renamed on either side fails here, not silently.
     """

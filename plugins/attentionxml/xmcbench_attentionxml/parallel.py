@@ -149,8 +149,9 @@ def _train_tree(
         fit_trees(method, train, valid, Path(workdir))
 
 
-def workers_note(workers: int, trees: int, cpus: int | None = None) -> str:
-    """The log line that says how the trees are trained."""
+def workers_note(workers: int, trees: int, cpus: int | None = None, flat: bool = False) -> str:
+    """The log line that says how the trees (`flat`: the flat models) are trained."""
     threads = threads_per_worker(workers, cpus)
     each = f"{threads} thread{'s' if threads > 1 else ''} each"
-    return f"training {trees} trees in {workers} processes, {each} (tree 0's progress shown)"
+    what, first = ("models", "model 0") if flat else ("trees", "tree 0")
+    return f"training {trees} {what} in {workers} processes, {each} ({first}'s progress shown)"

@@ -1,4 +1,11 @@
-"""Every AttentionXML hyperparameter in one frozen dataclass, validated once (types and ranges)."""
+"""Every AttentionXML hyperparameter in one frozen dataclass, validated once (types and ranges).
+
+They are also grouped into typed sections, built once with the checks and handed whole to the
+code that reads them: ``hp.model`` (`ModelParams`, the network), ``hp.training`` (the engine's,
+`xmcbench.deep.params.TrainingSection`) and ``hp.tree`` (`TreeParams`, the label tree code in
+`levels` and `tree_method`, whose cross-field rules, K a power of two and tree_id among the
+trees, are checked there). The names users set, record and save stay flat.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,66 @@ from xmcbench.paramspec import Param, choice, flag, fraction, integer, integers
 ATTENTION_IMPLS = ("fast", "reference")
 OPTIMIZERS = ("lazy", "dense")  # see optim.LazyAdam
 LEVEL_INITS = ("random", "parent")  # see levels.init_from_level_above
+
+
+@dataclass(frozen=True)
+class ModelParams:
+    """The network's shape and regularisation (paper §2.4); `model.model_config` reads it."""
+
+    embedding_dim: int
+    hidden_size: int
+    fc_sizes: tuple[int, ...]
+    embedding_dropout: float
+    encoder_dropout: float
+    attention_impl: str
+    freeze_embedding: bool
+    sparse_embedding: bool
+    optimizer: str
+
+
+@dataclass(frozen=True)
+class TreeParams:
+    """The label tree and ensemble settings (paper §2.2, §2.3, §3.7); see `Hyperparams`."""
+
+    tree_height: int
+    tree_k: int
+    tree_m: int | None
+    candidates: int
+    level_candidates: int | None
+    trees: int
+    tree_id: int | None
+    parallel_trees: bool | None
+    level_epochs: tuple[int, ...] | None
+    level_swa_warmup: tuple[int, ...] | None
+    level_init: str
+
+    def __post_init__(self) -> None:
+        if self.tree_k & (self.tree_k - 1):
+            raise ParamError(f"tree_k must be a power of two (2, 4, 8, ...), got {self.tree_k}")
+        if self.tree_id is not None and self.tree_id >= self.trees:
+            bound = f"[0, {self.trees}) for trees={self.trees}"
+            raise ParamError(f"tree_id must be in {bound}, got {self.tree_id}")
+
+    @property
+    def uses_tree(self) -> bool:
+        """Whether these settings ask for the label-tree path (a tree, or an ensemble)."""
+        return self.tree_height > 0 or self.trees > 1
+
+    def ids(self) -> list[int]:
+        """The trees this job trains: all of them, or only `tree_id`."""
+        return list(range(self.trees)) if self.tree_id is None else [self.tree_id]
+
+    def epochs_of_level(self, level: int, epochs: int) -> int:
+        """`level_epochs[level - 1]` (the last entry for deeper levels), else `epochs`."""
+        if not self.level_epochs:
+            return epochs
+        return self.level_epochs[min(level, len(self.level_epochs)) - 1]
+
+    def swa_warmup_of_level(self, level: int, warmup: float) -> float:
+        """`level_swa_warmup[level - 1]` (the last entry for deeper levels), else `warmup`."""
+        if not self.level_swa_warmup:
+            return warmup
+        return self.level_swa_warmup[min(level, len(self.level_swa_warmup)) - 1]
 
 
 @dataclass(frozen=True)
@@ -65,13 +132,15 @@ class Hyperparams(DeepParamsBase):
     # parent node's, so a label starts where its cluster is and needs few examples to move)
     level_init: str = "random"
 
-    def __post_init__(self) -> None:
-        super().__post_init__()  # types and ranges of every field (SPECS); 3.0 -> 3
-        if self.tree_k & (self.tree_k - 1):
-            raise ParamError(f"tree_k must be a power of two (2, 4, 8, ...), got {self.tree_k}")
-        if self.tree_id is not None and self.tree_id >= self.trees:
-            bound = f"[0, {self.trees}) for trees={self.trees}"
-            raise ParamError(f"tree_id must be in {bound}, got {self.tree_id}")
+    @property
+    def model(self) -> ModelParams:
+        """The network section (`ModelParams`)."""
+        return self.section("model")
+
+    @property
+    def tree(self) -> TreeParams:
+        """The label tree section, checked with the rest (`TreeParams`)."""
+        return self.section("tree")
 
 
 FIELDS: tuple[str, ...] = field_names(Hyperparams)
@@ -97,3 +166,5 @@ SPECS: dict[str, Param] = {
     "level_init": choice(*LEVEL_INITS),
 }
 Hyperparams.specs = SPECS  # read by DeepParamsBase.__post_init__ and `describe`
+# the typed parts, built by DeepParamsBase.__post_init__ ("training": the toolkit's)
+Hyperparams.sections = {"model": ModelParams, **Hyperparams.sections, "tree": TreeParams}

@@ -36,6 +36,7 @@ from .beam import beam_search
 from .ensemble import average_topk
 from .levels import LevelTrainer, TreeModel, level_costs
 from .model import AttentionXMLNet, ModelConfig
+from .params import Hyperparams, TreeParams
 from .tree import LabelTree, build_tree
 
 PACKAGE = __package__ or "xmcbench_attentionxml"  # its code decides what a tree is
@@ -52,7 +53,7 @@ class TreeJob(Protocol):
     progress: bool
     step_callback: Callable[[int], None] | None
 
-    def hyperparams(self) -> Any: ...
+    def hyperparams(self) -> Hyperparams: ...
 
 
 @dataclass
@@ -64,18 +65,14 @@ class TreeFit:
     summary: dict[str, Any]
 
 
-def uses_tree(hp: Any) -> bool:
+def uses_tree(hp: Hyperparams) -> bool:
     """Whether hyperparameters ask for the label-tree path (a tree, or an ensemble)."""
-    return getattr(hp, "tree_height", 0) > 0 or getattr(hp, "trees", 1) > 1
+    return hp.tree.uses_tree
 
 
-def tree_ids(hp: Any) -> list[int]:
-    """The trees this job trains: all of them, or only `tree_id`."""
-    return list(range(hp.trees)) if hp.tree_id is None else [hp.tree_id]
-
-
-def get_tree(hp: Any, train: Split, seed: int, workdir: Path, progress: bool) -> LabelTree:
-    """The tree for `seed`: loaded from `workdir` if built there for the same data and settings."""
+def get_tree(hp: TreeParams, train: Split, seed: int, workdir: Path, progress: bool) -> LabelTree:
+    """The tree for `seed` (`hp`: the tree section): loaded from `workdir` if built there for
+    the same data and settings."""
     settings = {
         "k": hp.tree_k, "m": hp.tree_m, "height": hp.tree_height, "seed": seed,
         "n_labels": train.n_labels, "label_nnz": int(train.labels.nnz), "n_train": len(train),
@@ -140,16 +137,16 @@ def fit_trees(
         "label_nnz": int(train.labels.nnz), "tokens": len(train.tokens),
         **distributed.run_settings(),
     }  # fmt: skip
-    models, summaries, ids = [], [], tree_ids(hp)
+    models, summaries, ids = [], [], hp.tree.ids()
     log = print if method.progress and distributed.is_main() else (lambda text: None)
     workers = (
         1
         if distributed.active()
-        else parallel.tree_workers(hp.parallel_trees, len(ids), device.type)
+        else parallel.tree_workers(hp.tree.parallel_trees, len(ids), device.type)
     )
     wall = budget.now()
     if workers > 1:  # each process trains whole trees with the budget; the loop below loads them
-        log(parallel.workers_note(workers, len(ids)))
+        log(parallel.workers_note(workers, len(ids), flat=hp.tree.tree_height == 0))
         parallel.train_in_processes(method, ids, train, valid, workdir, workers)
     allowance: budget.Allowance | None = None  # the time budget, shared by every tree's levels
     for i in ids:
@@ -157,7 +154,7 @@ def fit_trees(
         tree_dir = workdir / f"tree-{i}"
         # rank 0 builds (or loads) the tree, every rank trains on the very same one
         started = budget.now()
-        tree = distributed.from_main(get_tree, hp, train, seed, tree_dir, method.progress)
+        tree = distributed.from_main(get_tree, hp.tree, train, seed, tree_dir, method.progress)
         if allowance is None:  # the trees of one setting have the same shape, give or take
             allowance = budget.Allowance(hp.time_budget, level_costs(hp, tree) * len(ids))
         allowance.charge(budget.now() - started)  # building the tree is part of training
@@ -186,15 +183,15 @@ def tree_scores(
     return labels, scores
 
 
-def predict_trees(models: Sequence[TreeModel], hp: Any, test: Split, k: int) -> TopK:
+def predict_trees(models: Sequence[TreeModel], hp: Hyperparams, test: Split, k: int) -> TopK:
     """Top-k labels: each tree's beam search, then the per-label mean over the trees."""
     if not models:
         raise RuntimeError("AttentionXML.predict called before fit or load")
-    width = max(k, hp.candidates)
+    width, beam = max(k, hp.tree.candidates), hp.tree.candidates
     labels, scores = [], []
     for model in models:
         device = next(model.nets[0].parameters()).device
-        lab, sco = tree_scores(model, test, width, predict_config(hp, device), hp.candidates)
+        lab, sco = tree_scores(model, test, width, predict_config(hp, device), beam)
         labels.append(lab)
         scores.append(sco)
     return average_topk(labels, scores, k)

@@ -34,6 +34,21 @@ from .deep_common import (
 
 
 @dataclass(frozen=True)
+class BiLSTMMaxPoolModel:
+    """The network section of `BiLSTMMaxPoolParams`: what `network_config` reads."""
+
+    embedding_dim: int
+    hidden_size: int
+    pooling_chunks: int
+    bottleneck_size: int
+    embedding_dropout: float
+    encoder_dropout: float
+    dropout: float
+    freeze_embedding: bool
+    sparse_embedding: bool
+
+
+@dataclass(frozen=True)
 class BiLSTMMaxPoolParams(DeepParams):
     """Hyperparameters: AttentionXML's encoder settings plus XML-CNN's fully connected layers."""
 
@@ -47,6 +62,7 @@ class BiLSTMMaxPoolParams(DeepParams):
         "hidden_size": integer(1),
         "encoder_dropout": fraction(),
     }
+    sections: ClassVar[dict[str, type]] = {"model": BiLSTMMaxPoolModel, **DeepParams.sections}
 
 
 FIELDS = field_names(BiLSTMMaxPoolParams)
@@ -161,17 +177,19 @@ class BiLSTMMaxPool(DeepEstimator):
     def network_config(
         cls, hp: BiLSTMMaxPoolParams, vocab_size: int, n_labels: int
     ) -> BiLSTMMaxPoolConfig:
-        """The network's shape, field by field (a renamed field fails here, not silently)."""
+        """The network's shape from the model section, field by field (a renamed field fails
+        here, not silently)."""
+        shape = hp.model
         return BiLSTMMaxPoolConfig(
             vocab_size=vocab_size,
             n_labels=n_labels,
-            embedding_dim=hp.embedding_dim,
-            hidden_size=hp.hidden_size,
-            pooling_chunks=hp.pooling_chunks,
-            bottleneck_size=hp.bottleneck_size,
-            embedding_dropout=hp.embedding_dropout,
-            encoder_dropout=hp.encoder_dropout,
-            dropout=hp.dropout,
-            freeze_embedding=hp.freeze_embedding,
-            sparse_embedding=hp.sparse_embedding,
+            embedding_dim=shape.embedding_dim,
+            hidden_size=shape.hidden_size,
+            pooling_chunks=shape.pooling_chunks,
+            bottleneck_size=shape.bottleneck_size,
+            embedding_dropout=shape.embedding_dropout,
+            encoder_dropout=shape.encoder_dropout,
+            dropout=shape.dropout,
+            freeze_embedding=shape.freeze_embedding,
+            sparse_embedding=shape.sparse_embedding,
         )

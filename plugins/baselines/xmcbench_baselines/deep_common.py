@@ -8,7 +8,7 @@ PPMI+SVD embedding initialisation, batching, prediction and save/load are exactl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
@@ -133,3 +133,8 @@ class DeepParams(DeepParamsBase):
         "dropout": fraction(),
         "pooling_chunks": integer(1),
     }
+
+    @property
+    def model(self) -> Any:
+        """The network section (each baseline's own dataclass, its ``sections["model"]``)."""
+        return self.section("model")

@@ -41,7 +41,7 @@ def register_methods(register: Callable[..., Any]) -> None:
         "xml-cnn",
         "xmcbench_baselines.xmlcnn:XMLCNN",
         description="XML-CNN (Liu et al. 2017): convolutions of widths 2/4/8, dynamic max-pooling, "
-        "512-unit bottleneck; trained by the AttentionXML engine (torch, CPU or GPU)",
+        "512-unit bottleneck; trained like AttentionXML by xmcbench.deep (torch, CPU or GPU)",
         tags=("deep",),
         ablation_column="XML-CNN",
     )

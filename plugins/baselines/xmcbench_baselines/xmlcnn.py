@@ -35,6 +35,21 @@ from .deep_common import (
 
 
 @dataclass(frozen=True)
+class XMLCNNModel:
+    """The network section of `XMLCNNParams`: what `XMLCNN.network_config` reads."""
+
+    embedding_dim: int
+    filter_sizes: tuple[int, ...]
+    num_filters: int
+    pooling_chunks: int
+    bottleneck_size: int
+    embedding_dropout: float
+    dropout: float
+    freeze_embedding: bool
+    sparse_embedding: bool
+
+
+@dataclass(frozen=True)
 class XMLCNNParams(DeepParams):
     """XML-CNN hyperparameters; defaults follow the published configuration."""
 
@@ -47,6 +62,7 @@ class XMLCNNParams(DeepParams):
         "filter_sizes": integers(1),
         "num_filters": integer(1),
     }
+    sections: ClassVar[dict[str, type]] = {"model": XMLCNNModel, **DeepParams.sections}
 
 
 FIELDS = field_names(XMLCNNParams)
@@ -170,17 +186,19 @@ class XMLCNN(DeepEstimator):
 
     @classmethod
     def network_config(cls, hp: XMLCNNParams, vocab_size: int, n_labels: int) -> XMLCNNConfig:
-        """The network's shape, field by field (a renamed field fails here, not silently)."""
+        """The network's shape from the model section, field by field (a renamed field fails
+        here, not silently)."""
+        shape = hp.model
         return XMLCNNConfig(
             vocab_size=vocab_size,
             n_labels=n_labels,
-            embedding_dim=hp.embedding_dim,
-            filter_sizes=hp.filter_sizes,
-            num_filters=hp.num_filters,
-            pooling_chunks=hp.pooling_chunks,
-            bottleneck_size=hp.bottleneck_size,
-            embedding_dropout=hp.embedding_dropout,
-            dropout=hp.dropout,
-            freeze_embedding=hp.freeze_embedding,
-            sparse_embedding=hp.sparse_embedding,
+            embedding_dim=shape.embedding_dim,
+            filter_sizes=shape.filter_sizes,
+            num_filters=shape.num_filters,
+            pooling_chunks=shape.pooling_chunks,
+            bottleneck_size=shape.bottleneck_size,
+            embedding_dropout=shape.embedding_dropout,
+            dropout=shape.dropout,
+            freeze_embedding=shape.freeze_embedding,
+            sparse_embedding=shape.sparse_embedding,
         )

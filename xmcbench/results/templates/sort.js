@@ -1,35 +1,6 @@
-"""The leaderboard site's shared style and its small table-sorting script (inline, no CDN).
-
-Sorting: click a column header (or press Enter on it) to sort by it, numbers best-first, again
-to reverse; missing values stay last. ``#sort=<key>`` or ``#sort=<key>:asc|desc`` in the URL
-clicks that header on load, so a sorted view can be linked (and checked headlessly).
-"""
-
-from __future__ import annotations
-
-__all__ = ["GENERATOR", "SORT_SCRIPT", "STYLE"]
-
-GENERATOR = "xmcbench leaderboard"  # <meta name="generator">: marks a folder as ours to replace
-
-STYLE = """
-body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:120em}
-a{color:#1a5fb4}nav{margin-bottom:1em}
-table{border-collapse:collapse;font-size:.9em;margin:1em 0}
-th,td{padding:.3em .6em;border-bottom:1px solid #ddd;vertical-align:top}
-th{background:#f4f4f4;text-align:left;white-space:nowrap}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-table.sortable th{cursor:pointer;user-select:none}
-table.sortable th:hover{background:#e8eef8}
-table.sortable th[aria-sort=ascending]::after{content:" \\25B2"}
-table.sortable th[aria-sort=descending]::after{content:" \\25BC"}
-tr.reported td{color:#666;font-style:italic}
-td.params{min-width:14em;max-width:28em;font-size:.85em;overflow-wrap:anywhere}
-td.params summary{cursor:pointer}.scroll{overflow-x:auto}
-figure{margin:1em 0}figcaption{color:#555;font-size:.9em}
-.notes{color:#555;font-size:.9em}code{font-size:.95em}
-""".strip()
-
-SORT_SCRIPT = """
+// Sorting: click a column header (or press Enter on it) to sort by it, numbers best-first, again
+// to reverse; missing values stay last. #sort=<key> or #sort=<key>:asc|desc in the URL clicks
+// that header on load, so a sorted view can be linked (and checked headlessly).
 (function () {
   "use strict";
   function value(cell, numeric) {
@@ -79,4 +50,3 @@ SORT_SCRIPT = """
   window.addEventListener("hashchange", fromHash);
   fromHash();
 })();
-""".strip()
