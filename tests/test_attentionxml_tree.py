@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from xmcbench_attentionxml import tree as tree_mod
+from xmcbench_attentionxml import tree_clustering as tree_mod
 from xmcbench_attentionxml.tree import (
     LabelTree,
     balanced_2means_split,

@@ -324,8 +324,8 @@ def test_default_cache_root_is_under_dataset_dir(isolated_home: Path) -> None:
 
 
 def test_progress_bar_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(preprocess, "_PROGRESS_MIN_DOCS", 0)
-    monkeypatch.setattr(preprocess, "_CHUNK_DOCS", 2)  # several chunks
+    monkeypatch.setattr("xmcbench.data.prep_tokens._PROGRESS_MIN_DOCS", 0)
+    monkeypatch.setattr("xmcbench.data.prep_tokens._CHUNK_DOCS", 2)  # several chunks
     with_bar = build(raw_from(), "toy", PrepareOptions(valid_size=0), progress=True)
     plain = build(raw_from(), "toy", PrepareOptions(valid_size=0), progress=False)
     np.testing.assert_array_equal(with_bar.train.tokens, plain.train.tokens)

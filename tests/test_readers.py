@@ -9,7 +9,6 @@ import pytest
 import scipy.sparse as sp
 
 from xmcbench.cli import main
-from xmcbench.data import readers
 from xmcbench.data.readers import (
     LAYOUT_BOW,
     LAYOUT_PECOS,
@@ -175,7 +174,7 @@ def test_bow_parses_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     lines = [f"{i} {i}:{i + 1} {i + 1}:0.5" for i in range(7)]
     path = write(tmp_path / "train.txt", lines)
     whole = read_bow(path).features.toarray()
-    monkeypatch.setattr(readers, "_BOW_CHUNK", 2)
+    monkeypatch.setattr("xmcbench.data.bow._BOW_CHUNK", 2)
     np.testing.assert_array_equal(read_bow(path).features.toarray(), whole)
     write(path, [*lines, "1 2:abc"])
     expect_error([f"{path}:8", "2:abc"], read_bow, path)
@@ -321,7 +320,7 @@ def test_id_bound_admits_real_datasets_and_grows_with_the_data(
     assert read_bow(write(tmp_path / "edge.txt", [f"1 {2**24 - 1}:1"])).features.shape[1] == 2**24
     edge = write(tmp_path / "edge.txt", [f"1 {2**24}:1"])
     expect_error([f"{edge}:1: feature id {2**24} is absurd"], read_bow, edge)
-    monkeypatch.setattr(readers, "_ID_FLOOR", 10)  # past the floor: 50 ids per entry
+    monkeypatch.setattr("xmcbench.data.textfiles._ID_FLOOR", 10)  # past the floor: 50 ids per entry
     grow = write(tmp_path / "grow.txt", ["1 0:1", "2 1:1", "3 149:1"])
     assert read_bow(grow).features.shape == (3, 150)
     write(grow, ["1 0:1", "2 1:1", "3 150:1"])
@@ -339,7 +338,7 @@ def test_pecos_matrices_of_absurd_width_are_rejected(
     )
     (root / "tfidf-attnxml" / "X.tst.npz").unlink()
     (root / "tfidf-attnxml" / "X.trn.npz").unlink()
-    monkeypatch.setattr(readers, "_ID_FLOOR", 100)
+    monkeypatch.setattr("xmcbench.data.textfiles._ID_FLOOR", 100)
     sp.save_npz(root / "Y.tst.npz", sp.csr_matrix(([1.0], ([0], [999])), shape=(1, 1000)))
     expect_error([f"{root / 'Y.tst.npz'}: 1000 columns are absurd"], read_folder, root)
     sp.save_npz(root / "Y.tst.npz", sp.csr_matrix(([1.0], ([0], [99])), shape=(1, 100)))

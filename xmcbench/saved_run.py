@@ -60,7 +60,7 @@ def load_run_dataset(
     Preparing again only works for registered datasets; the result must have the record's hash
     (same files, same options), or the vocabulary and label ids would not be the model's.
     """
-    from .data.preprocess import load_prepared
+    from .data.prep_cache import load_prepared
     from .data.resolve import load_dataset
 
     record = RunRecord.coerce(record)

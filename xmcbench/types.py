@@ -9,6 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
+from .metrics import PROPENSITY_A, PROPENSITY_B
+
 PAD_ID = 0  # token id of padding: never a real word
 UNK_ID = 1  # token id of out-of-vocabulary words
 
@@ -102,8 +104,8 @@ class Dataset:
     valid: Split | None
     test: Split
     content_hash: str  # sha256 of the input files and the preprocessing options
-    propensity_a: float = 0.55
-    propensity_b: float = 1.5
+    propensity_a: float = PROPENSITY_A
+    propensity_b: float = PROPENSITY_B
     info: dict[str, Any] = field(default_factory=dict)  # free-form provenance (source, options)
 
     @property

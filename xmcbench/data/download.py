@@ -1,6 +1,8 @@
 """Fetch dataset files: resumable HTTP, Google Drive confirm pages, checksums, safe unpacking.
 
 Unpacking itself (links, escapes and decompression bombs refused) lives in .archives.
+Checksum records live in .download_checksums, Google Drive's confirm pages in .gdrive_pages,
+unpacking a source in .download_unpack and the progress bars in .download_progress.
 
 Layout under $XMCBENCH_HOME/datasets/<name>/raw/<source>/:
   <filename>        a downloaded file (kept; its recorded size is checked before reuse)
@@ -13,30 +15,38 @@ Layout under $XMCBENCH_HOME/datasets/<name>/raw/<source>/:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import http.client
 import json
 import os
 import re
-import shutil
 import time
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, OpenerDirector, Request, build_opener
 
 from .. import io, paths
-from ..errors import DataFormatError, XMCBenchError
+from ..errors import XMCBenchError
 from ..registry import DatasetSpec, Source
 from .archives import ArchiveTooLargeError as ArchiveTooLargeError  # re-exported
 from .archives import UnsafeArchiveError as UnsafeArchiveError  # re-exported
-from .archives import archive_kind, extract_tar, extract_zip
+from .archives import archive_kind as archive_kind  # re-exported
+from .archives import extract_tar as extract_tar  # re-exported
+from .archives import extract_zip as extract_zip  # re-exported
 from .cards import is_plain_filename
+from .download_checksums import CHECKSUMS as CHECKSUMS  # re-exported
+from .download_checksums import IntegrityError as IntegrityError  # re-exported
+from .download_checksums import _check_digest, _check_size, _expected_sha, _record
+from .download_checksums import _load_checksums as _load_checksums  # re-exported
+from .download_progress import _Bar as _Bar  # re-exported
+from .download_progress import _progress_bar
+from .download_progress import bytes_progress as bytes_progress  # re-exported
+from .download_unpack import FILES_DIR as FILES_DIR  # re-exported
+from .download_unpack import _unpack as _unpack  # re-exported
+from .gdrive_pages import _confirm_url, _cookie_jar, _is_html
 
 GDRIVE_URL = "https://drive.google.com/uc"  # tests point this at a local server
 USER_AGENT = "xmcbench/0.1 (dataset download)"
@@ -45,18 +55,12 @@ TIMEOUT = 60.0  # seconds without data before a transfer counts as failed
 RETRY_DELAY = 2.0  # seconds before resuming a dropped transfer (times the attempt number)
 MAX_PAGE = 1 << 20  # read at most this much of an HTML page from Google Drive
 
-CHECKSUMS = "CHECKSUMS.json"
 COMPLETE = ".complete"
-FILES_DIR = "files"
 _RESERVED = {CHECKSUMS, COMPLETE, FILES_DIR}
 
 
 class NetworkError(XMCBenchError):
     """A transfer failed (unreachable, HTTP error, dropped connection): try the next source."""
-
-
-class IntegrityError(XMCBenchError):
-    """A file's sha256 or size differs from the expected one; never silently skipped."""
 
 
 # ----------------------------------------------------------------------------- public API
@@ -331,48 +335,6 @@ def _open_gdrive(src: Source, offset: int, opener: OpenerDirector) -> Any:
     return response
 
 
-def _is_html(response: Any) -> bool:
-    return response.headers.get_content_type() == "text/html"
-
-
-def _cookie_jar(opener: OpenerDirector) -> CookieJar:
-    for handler in opener.handlers:
-        if isinstance(handler, HTTPCookieProcessor):
-            return handler.cookiejar
-    return CookieJar()
-
-
-def _confirm_url(url: str, page: str, jar: CookieJar) -> str | None:
-    """The URL that skips Drive's virus-scan warning: cookie token, download form, or link."""
-    for cookie in jar:
-        if cookie.name.startswith("download_warning") and cookie.value:
-            return f"{url}&{urlencode({'confirm': cookie.value})}"
-    parser = _FormParser()
-    parser.feed(page)
-    for action, fields in parser.forms:
-        if "id" in fields or "confirm" in fields:
-            return f"{urljoin(url, action or url)}?{urlencode(fields)}"
-    match = re.search(r"confirm=([0-9A-Za-z_-]+)", page)
-    return f"{url}&{urlencode({'confirm': match.group(1)})}" if match else None
-
-
-class _FormParser(HTMLParser):
-    """Collect each form's action and hidden inputs from an HTML page."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[tuple[str, dict[str, str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = {key: value or "" for key, value in attrs}
-        if tag == "form":
-            self.forms.append((values.get("action", ""), {}))
-        elif tag == "input" and self.forms and values.get("type", "").lower() == "hidden":
-            name = values.get("name")
-            if name:
-                self.forms[-1][1][name] = values.get("value", "")
-
-
 # ----------------------------------------------------------------------------- checksums
 
 
@@ -382,150 +344,3 @@ def _hash_file(path: Path) -> Any:
         while chunk := handle.read(CHUNK_SIZE):
             hasher.update(chunk)
     return hasher
-
-
-def _load_checksums(folder: Path) -> dict[str, dict[str, Any]]:
-    path = folder / CHECKSUMS
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as exc:
-        raise DataFormatError(path, None, f"not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise DataFormatError(path, None, "expected {filename: {sha256, bytes}}")
-    return data
-
-
-def _record(folder: Path, filename: str, digest: str, size: int) -> None:
-    checksums = _load_checksums(folder)
-    if checksums.get(filename) != {"sha256": digest, "bytes": size}:
-        checksums[filename] = {"sha256": digest, "bytes": size}
-        io.write_json(folder / CHECKSUMS, checksums)
-
-
-def _expected_sha(folder: Path, src: Source) -> tuple[str | None, str]:
-    if src.sha256:
-        return src.sha256.lower(), "the dataset card"
-    recorded = _load_checksums(folder).get(src.filename, {}).get("sha256")
-    return recorded, f"{folder / CHECKSUMS} (recorded on first download)"
-
-
-def _check_digest(
-    path: Path,
-    digest: str,
-    expected: str | None,
-    origin: str,
-    *,
-    keep_aside: bool,
-    final: Path | None = None,
-) -> None:
-    """Raise IntegrityError on a mismatch; a fresh download is then moved to <file>.bad."""
-    if expected is None or digest == expected:
-        return
-    name = (final or path).name
-    kept = ""
-    if keep_aside:
-        bad = path.with_name(f"{name}.bad")
-        os.replace(path, bad)
-        kept = f"; the download was kept aside as {bad}"
-    raise IntegrityError(
-        f"sha256 mismatch for {name}: got {digest}, expected {expected} from {origin}{kept}"
-    )
-
-
-def _check_size(folder: Path, src: Source) -> None:
-    """Raise IntegrityError when a recorded download no longer has its recorded size."""
-    path = folder / src.filename
-    record = _load_checksums(folder).get(src.filename)
-    if record is None or not path.is_file():
-        return
-    size = path.stat().st_size
-    if size != record.get("bytes"):
-        raise IntegrityError(
-            f"{path} changed since download: {size} bytes, recorded {record.get('bytes')} "
-            f"(sha256 {record.get('sha256')}); delete it to download again"
-        )
-
-
-# ----------------------------------------------------------------------------- unpacking
-
-
-def _unpack(files: list[Source], folder: Path) -> Path:
-    """Unpack the archives (and link the plain files) into folder/files; return the data root."""
-    with io.atomic_dir(folder / FILES_DIR) as tmp:
-        for src in files:
-            path = folder / src.filename
-            kind = archive_kind(path) if src.extract else None
-            if kind == "zip":
-                extract_zip(path, tmp)
-            elif kind == "tar":
-                extract_tar(path, tmp)
-            else:
-                _link_or_copy(path, tmp / src.filename)
-    return _data_root(folder / FILES_DIR)
-
-
-def _data_root(folder: Path) -> Path:
-    """Descend through folders that hold a single folder (e.g. xmc-base/eurlex-4k/)."""
-    while True:
-        entries = list(folder.iterdir())
-        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
-            return folder
-        folder = entries[0]
-
-
-def _link_or_copy(source: Path, target: Path) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
-
-
-# ----------------------------------------------------------------------------- progress
-
-
-class _Bar:
-    """A rich progress bar for one file, or nothing when progress is off."""
-
-    def __init__(self, progress: Any = None, task: Any = None) -> None:
-        self._progress, self._task = progress, task
-
-    def start(self, total: int | None, completed: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, total=total, completed=completed)
-
-    def advance(self, amount: int) -> None:
-        if self._progress is not None:
-            self._progress.update(self._task, advance=amount)
-
-
-def bytes_progress() -> Any:
-    """A rich progress display on stderr for byte counts: size, speed and time left."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
-
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TransferSpeedColumn(),
-        TimeRemainingColumn(),
-    )
-    return Progress(*columns, console=Console(stderr=True))
-
-
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, label: str) -> Iterator[_Bar]:
-    if not enabled:
-        yield _Bar()
-        return
-    with bytes_progress() as progress:
-        yield _Bar(progress, progress.add_task(label, total=None))

@@ -150,7 +150,7 @@ def _reading_bar(enabled: bool, path: Path) -> Iterator[Any]:
     if not enabled:
         yield lambda _n: None
         return
-    from .download import bytes_progress
+    from .download_progress import bytes_progress
 
     with bytes_progress() as bar:
         task = bar.add_task(f"reading {path.name}", total=path.stat().st_size)

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..types import UNK_ID, Dataset, Split
-from .preprocess import PrepareOptions
+from .prep_options import PrepareOptions
 from .tokenize import tokenize_batch
 
 __all__ = ["encode_texts", "idf_from_train", "tfidf_rows"]

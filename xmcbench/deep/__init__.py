@@ -10,7 +10,8 @@ listing commands never load torch. Modules, each with one job:
 * `engine`: the training loop (clipping, SWA, early stopping, budgets, checkpoints, resume);
 * `batching`, `predict`: training batches and validation split, batched top-k prediction;
 * `checkpoint`, `saving`: atomic checkpoint files and code fingerprints, saved model folders;
-* `budget`, `swa`, `clipping`, `optim`, `progress`: the engine's parts;
+* `budget`, `swa`, `clipping`, `optim`, `progress`, `train_state`, `trainer_checkpoints`: the
+  engine's parts;
 * `distributed`: the device and torchrun data parallelism;
 * `embedding_init`, `layers`, `encoder`: PPMI+SVD/GloVe embeddings, shared layers, the BiLSTM.
 """

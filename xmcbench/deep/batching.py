@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from xmcbench.data.holdout import VALID_SEED, holdout_rows
 from xmcbench.types import Split
 
 BUCKET_BATCHES = 50  # documents of this many batches are sorted by length together
-VALID_SEED = 1240  # fixed: every seed holds out the same validation documents
 
 
 @dataclass(frozen=True)
@@ -130,9 +130,7 @@ def prediction_blocks(
 
 def carve_validation(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train rows, valid rows): `size` random rows held out (at most a tenth, at least one)."""
-    size = max(1, min(size, n // 10)) if n > 1 else 0
-    perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[size:]), np.sort(perm[:size])
+    return holdout_rows(n, max(1, min(size, n // 10)) if n > 1 else 0, seed)
 
 
 def validation_split(train: Split, valid: Split | None, size: int) -> tuple[Split, Split]:

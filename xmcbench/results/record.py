@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from xmcbench.errors import XMCBenchError
+from xmcbench.results.names import SAFE_NAME
 
 __all__ = [
     "MEASURED",
@@ -50,7 +50,6 @@ RECORD_FOLDERS = "*/*"  # <dataset>/<method>/ under a results folder
 RECORD_GLOB = f"{RECORD_FOLDERS}/*.json"  # <dataset>/<method>/<run_id>.json
 # an unfinished write of a record or its ranking: ``.<file name>.<random>.tmp`` beside it
 TEMPORARY_GLOBS = (f"{RECORD_FOLDERS}/.*.json.*.tmp", f"{RECORD_FOLDERS}/.*.npz.*.tmp")
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 # keys written only when set (older records and reported rows lack them)
 _OPTIONAL = ("params_before_fit", "topk_k", "ranking_k", "topk_file")
 
@@ -261,7 +260,7 @@ def timestamp() -> str:
 
 def check_name(what: str, value: Any) -> str:
     """Dataset, method and run id become path parts: refuse anything that could escape the tree."""
-    if not isinstance(value, str) or not _SAFE_NAME.match(value):
+    if not isinstance(value, str) or not SAFE_NAME.match(value):
         raise XMCBenchError(f"record {what} {value!r} is not a safe file name ([A-Za-z0-9._+-])")
     return value
 

@@ -17,7 +17,7 @@ from xmcbench.deep.engine import autocast
 from xmcbench.deep.predict import PredictConfig
 from xmcbench.types import Split
 
-from .tree import LabelTree
+from .tree_structure import LabelTree
 
 
 def beam_step(

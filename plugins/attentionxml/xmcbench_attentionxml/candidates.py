@@ -17,7 +17,7 @@ import torch
 from xmcbench.deep.batching import Batch, bucketed_batches, clipped_lengths, token_batch
 from xmcbench.types import Split
 
-from .tree import LabelTree
+from .tree_structure import LabelTree
 
 
 def is_member(rows: np.ndarray, nodes: np.ndarray, truth: sp.csr_matrix) -> np.ndarray:

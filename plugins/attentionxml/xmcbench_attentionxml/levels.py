@@ -44,7 +44,7 @@ from .beam import beam_search
 from .candidates import CandidateTrainingData, select_parents
 from .model import AttentionXMLNet, model_config
 from .params import Hyperparams, TreeParams
-from .tree import LabelTree
+from .tree_structure import LabelTree
 
 PACKAGE = __package__ or "xmcbench_attentionxml"  # its code (with the engine's) trains a level
 LEVEL_FILE = "level.pt"  # a finished level: fingerprint + weights
