@@ -176,6 +176,14 @@ class Allowance:
         self.spent_s += max(float(seconds), 0.0)
 
 
+def left_after_setup(budget_s: float | None, started: float) -> float | None:
+    """What a training loop gets of `budget_s` once the set-up since `started` is paid (at
+    least one second); None without a budget."""
+    if budget_s is None:
+        return None
+    return max(1.0, budget_s - (now() - started))
+
+
 def split_budget(total_s: float, costs: Sequence[float]) -> list[float]:
     """Each unit's share of `total_s` when every unit uses all of its own (proportional)."""
     allowance, shares = Allowance(total_s, costs), []

@@ -223,9 +223,7 @@ class DeepEstimator:
         if callable(set_prior):
             set_prior(train.labels.nnz / max(1, len(train) * train.n_labels))
         model = model.to(device)
-        left = None  # the embeddings' set-up counts against the time budget
-        if hp.time_budget is not None:
-            left = max(1.0, hp.time_budget - (budget.now() - started))
+        left = budget.left_after_setup(hp.time_budget, started)  # the embeddings count too
         settings = train_config(hp, self.progress, time_budget=left)
         trainer = Trainer(model, settings, device, workdir, fingerprint, self.step_callback)
         global_batch = hp.batch_size * distributed.world_size()  # split across the processes

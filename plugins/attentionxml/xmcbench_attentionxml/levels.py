@@ -258,10 +258,8 @@ class LevelTrainer:
             if self.on_step is not None:
                 self.on_step(level, step)
 
-        loop_budget = (
-            None if level_budget is None else max(1.0, level_budget - (budget.now() - started))
-        )
-        train_config = self._train_config(level, loop_budget)  # set-up above counts against it
+        loop_budget = budget.left_after_setup(level_budget, started)  # set-up above counts too
+        train_config = self._train_config(level, loop_budget)
         trainer = Trainer(net, train_config, self.device, level_dir, fingerprint, on_step)
         state = trainer.fit(data, evaluate)
         self.seconds[level] = budget.now() - started
