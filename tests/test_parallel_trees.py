@@ -45,6 +45,7 @@ def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_pat
     out = capfd.readouterr().out  # the processes' too: they write to the same descriptor
     assert "training 2 trees in 2 processes" in out
     assert "tree 0 level 1/2" in out and "tree 1 level 1/2" not in out  # one log, not two
+    assert "already trained" not in out  # the levels just trained are loaded without a word
     assert two.training_summary_["tree_workers"] == 2
     assert "tree_workers" not in one.training_summary_
     assert [lv["tree"] for lv in two.training_summary_["levels"]] == [0, 0, 1, 1]

@@ -151,9 +151,12 @@ class LevelTrainer:
         on_step: Callable[[int, int], None] | None = None,
         log: Callable[[str], None] = print,
         allowance: budget.Allowance | None = None,
+        announce_loaded: bool = True,
     ) -> None:
         self.hp, self.device, self.seed, self.base = hp, device, seed, fingerprint
         self.progress, self.on_step, self.log = progress, on_step, log
+        # False when the levels were just trained by worker processes: loading them is no news
+        self.announce_loaded = announce_loaded
         self.predict_config = PredictConfig(hp.max_len, hp.predict_batch_size, device, hp.precision)
         self.seconds: dict[int, float] = {}  # wall time per level trained here (0 when loaded)
         self.allowance = allowance  # the job's time budget, shared with other trees' levels
@@ -202,7 +205,8 @@ class LevelTrainer:
         allowance = self.allowance or budget.Allowance(None, [])
         saved = distributed.from_main(finished_level, done, fingerprint, self.log)
         if saved is not None:
-            self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
+            if self.announce_loaded:
+                self.log(f"tree {tree_id} level {level}: already trained, loaded from {done}")
             allowance.spend(float(saved.get("seconds", 0.0)))
             if isinstance(saved.get("summary"), dict):
                 self.summaries.append(saved["summary"])

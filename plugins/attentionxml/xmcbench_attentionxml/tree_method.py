@@ -165,7 +165,10 @@ def fit_trees(
             elif method.step_callback is not None:
                 method.step_callback(step)
 
-        trainer = LevelTrainer(hp, device, seed, base, method.progress, level_step, log, allowance)
+        trainer = LevelTrainer(
+            hp, device, seed, base, method.progress, level_step, log, allowance,
+            announce_loaded=workers == 1,
+        )  # fmt: skip
         models.append(trainer.train(tree, train, valid, tree_dir, tree_id=i))
         summaries += trainer.summaries
     summary = budget.summary(hp.time_budget, summaries, per_level=True)
