@@ -56,5 +56,8 @@ def test_methods_json_names_each_parameter_section() -> None:
     assert params["tree_k"]["section"] == params["level_init"]["section"] == "tree"
     assert params["hidden_size"]["section"] == params["optimizer"]["section"] == "model"
     assert params["lr"]["section"] == params["time_budget"]["section"] == "training"
-    assert params["embedding_init"]["section"] is None
+    assert params["embedding_init"]["section"] == params["ppmi_window"]["section"] == "embedding"
+    assert params["max_len"]["section"] == params["batch_size"]["section"] == "data"
+    assert params["predict_batch_size"]["section"] == "prediction"
+    assert all(p["section"] for p in params.values())  # every parameter is in a section
     assert {name for name, p in params.items() if p["section"] == "tree"} == TREE_FIELDS

@@ -132,11 +132,11 @@ def test_interrupted_fit_resumes_and_ends_like_an_uninterrupted_one(data, tmp_pa
     capsys.readouterr()
 
     resumed = run(data, workdir)
-    assert "resuming from step 17" in capsys.readouterr().out
+    assert "resuming from step 17" in capsys.readouterr().err
     assert same(resumed.predict(data["test"], 5), reference)
 
     again = run(data, workdir)  # a finished run only reloads its best model
-    assert "already finished" in capsys.readouterr().out
+    assert "already finished" in capsys.readouterr().err
     assert same(again.predict(data["test"], 5), reference)
 
 
@@ -144,7 +144,7 @@ def test_changed_settings_do_not_resume_a_foreign_checkpoint(data, tmp_path, cap
     run(data, tmp_path / "w", max_steps=5)
     capsys.readouterr()
     run(data, tmp_path / "w", max_steps=6)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "starting afresh" in out and "resuming" not in out
 
 
@@ -161,7 +161,7 @@ def test_sparse_embedding_trains_with_sparse_adam(data, tmp_path: Path) -> None:
 def test_swa_warmup_may_end_mid_epoch(data, tmp_path: Path, capsys) -> None:
     # 400 docs in batches of 16: 25 steps per epoch, so a warm-up of 0.5 epoch ends at step 12
     run(data, tmp_path / "w", epochs=1, max_steps=None, swa_warmup=0.5, eval_every=5)
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().err.splitlines()
     assert "SWA starts at step 12 (epoch 1): warm-up done" in lines
     evals = [line for line in lines if line.startswith("step ")]
     assert [("swa x" in line) for line in evals] == [False, False, True, True, True]

@@ -105,7 +105,7 @@ def test_budget_stops_training_then_validates_averages_and_evaluates(
     before = method.get_params()
     assert before["preset"] == "auto" and "max_len" not in before and "tree_height" not in before
     method.fit(dataset.train, dataset.valid, tmp_path / "work")
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # the step log; stdout is for results
     summary = method.training_summary_
     assert summary["stopped_by"] == "time_budget" and summary["time_budget_s"] == 12.0
     stop = int(re.search(r"time budget used up at step (\d+) ", out)[1])

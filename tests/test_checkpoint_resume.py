@@ -50,7 +50,7 @@ def dataset():
 
 
 def xmcbench_run(home: Path, results: Path, **extra: object) -> subprocess.Popen:
-    """`xmcbench run attentionxml ...` in a fresh process, its log lines on stdout."""
+    """`xmcbench run attentionxml ...` in a fresh process, its log lines on stderr."""
     params = {**TERMINABLE, **extra}
     sets = [i for key, value in params.items() for i in ("--set", f"{key}={value}")]
     argv = ["run", "attentionxml", "--dataset", "synthetic-tiny", "--device", "cpu", *sets]
@@ -73,16 +73,16 @@ def terminated_run(
     home.mkdir()
     (home / "datasets").symlink_to(Path(os.environ["XMCBENCH_HOME"]) / "datasets")
     proc = xmcbench_run(home, tmp_path / "results", **extra)
-    assert proc.stdout is not None
+    assert proc.stderr is not None
     lines = []
-    for line in proc.stdout:
+    for line in proc.stderr:  # the step log: stdout holds only the results
         lines.append(line)
         if line.startswith("SWA starts at step"):
             time.sleep(delay)
             proc.send_signal(signal.SIGTERM)
             break
     out, err = proc.communicate(timeout=300)
-    result = subprocess.CompletedProcess(proc.args, proc.returncode, "".join(lines) + out, err)
+    result = subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(lines) + err)
     (work,) = (home / "models" / "work").iterdir()
     return home, work, result
 
@@ -94,7 +94,7 @@ def tiny_built(dataset) -> None:
 
 def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_counting_all_training(tmp_path):
     home, work, stopped = terminated_run(tmp_path)
-    assert "stopped by SIGTERM at step" in stopped.stdout
+    assert "stopped by SIGTERM at step" in stopped.stderr
     assert "interrupted: run the same command again to resume" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     saved = torch.load(work / "resume.pt", weights_only=True)
@@ -105,7 +105,8 @@ def test_sigterm_saves_a_checkpoint_and_the_rerun_resumes_counting_all_training(
     again = xmcbench_run(home, tmp_path / "results")
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
-    assert f"resuming from step {step} (epoch 1)" in out
+    assert f"resuming from step {step} (epoch 1)" in err
+    assert "record: " in out and "resuming" not in out  # stdout: the results alone
     (record_path,) = (tmp_path / "results").glob("synthetic-tiny/attentionxml/*.json")
     timing = json.loads(record_path.read_text())["timing"]
     assert timing["resumes"] == 1
@@ -118,7 +119,7 @@ def test_sigterm_reaches_trees_training_in_parallel_processes_and_all_resume(tmp
     both = {"trees": 2, "parallel_trees": "true", "epochs": 50, "max_steps": 3000}
     home, work, stopped = terminated_run(tmp_path, delay=2.0, **both)
     assert stopped.returncode == 143, stopped.stderr
-    assert "training 2 models in 2 processes, 1 thread each" in stopped.stdout
+    assert "training 2 models in 2 processes, 1 thread each" in stopped.stderr
     assert "Traceback" not in stopped.stderr
     saved = [torch.load(work / f"tree-{i}/level-1/resume.pt", weights_only=True) for i in (0, 1)]
     assert all(state["state"]["step"] > 0 for state in saved)  # both models saved their step
@@ -126,7 +127,8 @@ def test_sigterm_reaches_trees_training_in_parallel_processes_and_all_resume(tmp
     again = xmcbench_run(home, tmp_path / "results", **both)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
-    assert out.count("resuming from step") >= 1  # tree 0 shows its log; tree 1 resumes quietly
+    assert err.count("resuming from step") >= 1  # tree 0 shows its log; tree 1 resumes quietly
+    assert "resuming" not in out
     (record_path,) = (tmp_path / "results").glob("synthetic-tiny/attentionxml/*.json")
     record = json.loads(record_path.read_text())
     assert record["training"]["tree_workers"] == 2
@@ -140,9 +142,10 @@ def test_a_truncated_checkpoint_is_set_aside_and_the_run_starts_afresh(tmp_path)
     again = xmcbench_run(home, tmp_path / "results")
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
-    assert f"checkpoint {resume} is damaged" in out
-    assert "moved it aside to resume.pt.damaged, starting afresh" in out
-    assert "resuming" not in out
+    assert f"checkpoint {resume} is damaged" in err
+    assert "moved it aside to resume.pt.damaged, starting afresh" in err
+    assert "resuming" not in err
+    assert "damaged" not in out
     assert len(list((tmp_path / "results").glob("synthetic-tiny/attentionxml/*.json"))) == 1
 
 
@@ -169,7 +172,7 @@ def test_a_checkpoint_of_other_code_is_not_resumed(dataset, tmp_path, monkeypatc
     monkeypatch.setattr(checkpoint, "source_hash", lambda package: "edited" + package)
     now = checkpoint.code_version(["xmcbench_attentionxml"])["source"]  # engine + network
     fit(dataset, tmp_path, FLAT)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert (
         f"checkpoint {tmp_path / 'resume.pt'} was written by other code "
         f"(source hash {written}, now {now}); starting afresh"
@@ -193,7 +196,7 @@ def test_a_lost_best_checkpoint_is_chosen_again(dataset, tmp_path, capsys):
     (tmp_path / "best.pt").unlink()
     capsys.readouterr()
     method = fit(dataset, tmp_path, FLAT)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err
     assert "resuming from step 15" in out
     assert f"checkpoint {tmp_path / 'best.pt'} is missing; choosing the best weights again" in out
     assert (tmp_path / "best.pt").exists()

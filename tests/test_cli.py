@@ -207,7 +207,7 @@ def test_both_module_entry_points_give_the_same_light_command_line():
     order = [row.split()[0] for row in rows]
     assert order == [
         "run", "compare", "leaderboard", "plugins", "methods", "metrics", "predict", "explain",
-        "embeddings", "report", "sweep", "fuse", "datasets",
+        "embeddings", "report", "sweep", "fuse", "datasets", "results",
     ]  # fmt: skip
     listing = (
         "import sys; from xmcbench.cli import main; assert main(['methods']) == 0; "

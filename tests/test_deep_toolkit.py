@@ -30,6 +30,7 @@ from xmcbench.deep.params import TrainingParams  # noqa: E402
 from xmcbench.errors import XMCBenchError  # noqa: E402
 from xmcbench.hookspecs import hookimpl  # noqa: E402
 from xmcbench.paramspec import Param, integer  # noqa: E402
+from xmcbench.paths import from_home  # noqa: E402
 from xmcbench.plugins import load_plugins  # noqa: E402
 from xmcbench.runner import RunRequest, run  # noqa: E402
 
@@ -80,26 +81,6 @@ class BagOfEmbeddings(DeepEstimator):
     network_class = BagNet
     config_class = BagConfig
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-        embedding_dim: int | None = None,
-        embedding_init: str | None = None,
-        hidden_size: int | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        eval_every: int | None = None,
-        valid_size: int | None = None,
-        swa: bool | None = None,
-    ) -> None:
-        given = {k: v for k, v in locals().items() if k in self.fields}
-        self._setup(preset, seed, device, progress, given)
-
     @classmethod
     def network_config(cls, hp: BagParams, vocab_size: int, n_labels: int) -> BagConfig:
         return BagConfig(vocab_size, n_labels, hp.embedding_dim, hp.hidden_size)
@@ -130,7 +111,7 @@ def test_a_new_deep_method_is_one_module_run_through_the_harness(tmp_path: Path)
     assert record["params"]["epochs"] == 3 and record["params"]["hidden_size"] == 32
     assert 0.0 <= record["metrics"]["p@1"] <= 1.0
 
-    model_dir = Path(record["model_dir"])
+    model_dir = from_home(record["model_dir"])  # relative to XMCBENCH_HOME
     saved = json.loads((model_dir / "params.json").read_text())
     assert saved["model_config"]["hidden_size"] == 32
     loaded = BagOfEmbeddings.load(model_dir)

@@ -24,6 +24,7 @@ from xmcbench.cli import main
 from xmcbench.errors import ParamError
 from xmcbench.methods.popularity import Popularity
 from xmcbench.paramspec import check_params, fraction, integer, integers, number
+from xmcbench.paths import from_home
 
 TINY = ["--dataset", "synthetic-tiny", "--quiet"]
 TINY_AXML = [
@@ -244,7 +245,7 @@ def damaged_copy(record_path: Path, tmp_path: Path) -> tuple[Path, Path]:
     """A copy of the run's record and model folder to damage; (record path, model folder)."""
     record = json.loads(record_path.read_text())
     model_dir = tmp_path / "model"
-    shutil.copytree(record["model_dir"], model_dir)
+    shutil.copytree(from_home(record["model_dir"]), model_dir)
     record["model_dir"] = str(model_dir)
     copy = tmp_path / record_path.name
     copy.write_text(json.dumps(record))

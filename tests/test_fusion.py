@@ -53,7 +53,7 @@ def test_weighted_mean_of_probabilities_by_hand(tiny, tmp_path: Path, capsys) ->
     a = save(tmp_path, tiny, "deep", rows(n, [0, 1, 2], [0.9, 0.5, 0.2]))
     save(tmp_path, tiny, "linear", rows(n, [2, 3], [0.8, 0.6]))
     assert main(["fuse", str(a), "20260101T000000Z-lin", "--results", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # a note, not a result
     assert "saved only its top 2" in out  # b is shallow: labels below its 2nd count as 0
     (path,) = tmp_path.glob("synthetic-tiny/fusion/*.json")
     fused = load_ranking(path)

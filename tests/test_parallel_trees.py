@@ -42,7 +42,7 @@ def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_pat
     capfd.readouterr()
     two = AttentionXML("demo", seed=3, parallel_trees=True, **{**TINY, "progress": True})
     two.fit(dataset.train, dataset.valid, tmp_path / "par")
-    out = capfd.readouterr().out  # the processes' too: they write to the same descriptor
+    out = capfd.readouterr().err  # the processes' too: they write to the same descriptor
     assert "training 2 trees in 2 processes" in out
     assert "tree 0 level 1/2" in out and "tree 1 level 1/2" not in out  # one log, not two
     assert "already trained" not in out  # the levels just trained are loaded without a word

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +23,17 @@ from xmcbench.cli import main  # noqa: E402
 from xmcbench.data.encode import encode_texts  # noqa: E402
 from xmcbench.data.resolve import load_dataset, local_files, resolve_spec  # noqa: E402
 from xmcbench.errors import XMCBenchError  # noqa: E402
-from xmcbench.explain import explain_document, resolve_label  # noqa: E402
-from xmcbench.explain_render import explanation_html  # noqa: E402
+from xmcbench.explain import (  # noqa: E402
+    Explanation,
+    explain_document,
+    resolve_label,
+)
+from xmcbench.explain_render import (  # noqa: E402
+    explanation_html,
+    explanation_text,
+    print_explanation,
+    shading,
+)
 from xmcbench.plugins import get_plugins  # noqa: E402
 from xmcbench.predict import predict_texts, read_texts  # noqa: E402
 from xmcbench.results.lookup import find_run  # noqa: E402
@@ -226,6 +237,56 @@ def test_explain_errors(runs, capsys) -> None:
     for (run, doc, label), message in cases.items():
         assert main(["explain", "--run", run, "--doc", doc, "--label", label]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_shading_spans_the_documents_own_range_of_weights() -> None:
+    near_uniform = np.array([0.24, 0.25, 0.26, 0.25])  # max-relative shading: 0.92..1, all hot
+    assert shading(near_uniform) == pytest.approx([0.0, 0.5, 1.0, 0.5])
+    read_then_unread = np.array([0.3, 0.5, 0.2, 0.0, 0.0])  # tokens past max_len weigh 0
+    assert shading(read_then_unread) == pytest.approx([1 / 3, 1.0, 0.0, 0.0, 0.0])
+    assert not shading(np.full(4, 0.25)).any()  # equal weights: no token stands out
+    assert not shading(np.zeros(3)).any()
+
+
+def explanation(weights: list[float]) -> Explanation:
+    return Explanation(
+        run_id="r1", method="m", dataset="d", doc=0, doc_id=None, label=2, label_name="t<2>",
+        label_is_true=True, words=tuple(f"w{i}" for i in range(len(weights))),
+        weights=np.array(weights), predictions=(("t<2>", 0.9, True), ("t1", 0.1, False)),
+        true_labels=("t<2>",),
+    )  # fmt: skip
+
+
+def test_explain_html_of_a_near_uniform_document_spreads_its_shades() -> None:
+    page = explanation_html(explanation([0.198, 0.199, 0.2, 0.201, 0.202]))
+    shades = re.findall(r'<span style="background:rgb\((\d+), (\d+), (\d+)\)"', page)
+    assert shades[0] == ("255", "255", "255") and shades[-1] == ("255", "120", "0")
+    assert len(set(shades)) == 5  # five weights, five shades
+    assert "t&lt;2&gt;" in page and "t<2>" not in page  # the template escapes
+
+
+def test_piped_explain_prints_each_weight_without_colour_codes(runs, capsys) -> None:
+    argv = ["explain", "--run", str(runs["attentionxml"]), "--doc", "0", "--label", "5"]
+    assert main(argv) == 0  # capsys: stdout is not a terminal
+    out = capsys.readouterr().out
+    assert "\x1b[" not in out
+    exp = explain_document(record_of(runs["attentionxml"]), 0, "5", get_plugins())
+    lines = out.splitlines()
+    start = lines.index("position\ttoken\tweight") + 1
+    rows = [line.split("\t") for line in lines[start : start + len(exp.words)]]
+    assert [r[1] for r in rows] == list(exp.words)
+    assert [float(r[2]) for r in rows] == pytest.approx(list(exp.weights), abs=1e-6)
+    assert out.startswith(explanation_text(exp))
+
+
+def test_a_terminal_gets_the_shaded_view() -> None:
+    from rich.console import Console
+
+    console = Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=80)
+    print_explanation(explanation([0.1, 0.2, 0.7]), console)
+    shown = console.file.getvalue()
+    assert "\x1b[" in shown and "48;2;255;120;0" in shown  # the top token's full orange
+    assert "position\ttoken" not in shown
 
 
 def test_resolve_label_prefers_a_name_then_an_index() -> None:

@@ -156,7 +156,7 @@ def test_command_line_exit_status_and_summary(tmp_path):
         "--results", str(results), extra_path=THIRD_PARTY,
     )  # fmt: skip
     assert first.returncode == 1, first.stderr
-    assert "sweep: 2 point(s) of knn on synthetic-tiny" in first.stdout
+    assert "sweep: 2 point(s) of knn on synthetic-tiny" in first.stderr  # a note
     assert "1 done, 0 skipped, 1 failed" in first.stdout
     second = run_cli(
         "sweep", "knn", "--dataset", DATASET, "--grid", "neighbours=2", "--results",

@@ -68,7 +68,7 @@ def test_identical_parabel_runs_at_once_both_record_and_a_third_works(tmp_path: 
     records = sorted(results.glob("synthetic/parabel/*.json"))
     assert len(records) == 3
     for path in records:  # each record's model is there, and nothing is left in work folders
-        assert (Path(json.loads(path.read_text())["model_dir"]) / "params.json").is_file()
+        assert (home / json.loads(path.read_text())["model_dir"] / "params.json").is_file()
     assert list((home / "models" / "work").iterdir()) == []
 
 
@@ -95,10 +95,11 @@ def test_identical_attentionxml_runs_at_once_train_apart(tmp_path: Path) -> None
         first.send_signal(signal.SIGCONT)
     (rc1, _, err1), (rc2, out2, err2) = finish(first), finish(second)
     assert rc1 == 0 and rc2 == 0, (err1, err2)
-    assert "resuming" not in out2  # it did not take over the live checkpoint of the first
-    assert "another run of the same command is using" in out2
+    assert "resuming" not in err2  # it did not take over the live checkpoint of the first
+    assert "another run of the same command is using" in err2  # a note: on stderr
+    assert "record: " in out2
     rc, out, err = finish(start(home, results, *command))
-    assert rc == 0 and "resuming" not in out, err
+    assert rc == 0 and "resuming" not in err and "record: " in out, err
     assert len(list(results.glob("synthetic-tiny/attentionxml/*.json"))) == 3
     assert list(work.iterdir()) == []
 

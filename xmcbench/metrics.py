@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_KS",
     "evaluate",
     "inverse_propensity",
+    "label_ids",
     "ndcg_at_k",
     "precision_at_k",
     "psndcg_at_k",
@@ -179,6 +180,11 @@ def _as_pred(pred: object, kmax: int) -> np.ndarray:
     if ids.size and ids.min() < -1:
         raise ValueError("pred label ids must be >= 0, or -1 for 'no prediction'")
     return ids  # (n, kmax)
+
+
+def label_ids(pred: PredLike, k: int) -> np.ndarray:
+    """Ranked label ids as the (n, k) int64 matrix every metric reads, padded or cut with -1."""
+    return _as_pred(pred, k)
 
 
 def _pad_lists(pred: LabelLists, kmax: int) -> np.ndarray:

@@ -1,13 +1,17 @@
 """Typed hyperparameters: each method declares its parameters once and checks what it is given.
 
 A method declares a mapping of name to `Param` (built with `integer`, `number`, `fraction`,
-`flag`, `choice`, `integers` or `text`) and calls `check_params` on the values it is given: it
+`flag`, `choice`, `integers` or `text`, each taking a one-line ``help``: what the parameter
+means, shown by `xmcbench methods NAME`) and calls `check_params` on the values it is given: it
 returns them normalised (3.0 -> 3 for an integer, 1 -> 1.0 for a number, lists -> tuples) or
-raises `ParamError` naming the first bad one.
+raises `ParamError` naming the first bad one. `describe_signature` lists a method's keywords
+with their types and meanings for a method class that has no ``describe`` of its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,14 +20,17 @@ from typing import Any
 from .errors import ParamError
 
 __all__ = [
+    "RUN_ONLY_PARAMS",
     "Param",
     "check_params",
     "choice",
+    "describe_signature",
     "flag",
     "fraction",
     "integer",
     "integers",
     "number",
+    "result_params",
     "text",
 ]
 
@@ -33,7 +40,7 @@ class Param:
     """One hyperparameter's type ("int", "float", "bool", "choice", "ints", "text") and range.
 
     `low`/`high` bound numbers (and every element of "ints"); `low_open`/`high_open` exclude the
-    bound itself; `optional` lets the value be None.
+    bound itself; `optional` lets the value be None; `help` is the one-line meaning users read.
     """
 
     kind: str
@@ -43,6 +50,11 @@ class Param:
     high_open: bool = False
     choices: tuple[str, ...] = ()
     optional: bool = False
+    help: str = ""
+
+    def with_help(self, text: str) -> Param:
+        """This spec with another meaning (a shared parameter a method reads its own way)."""
+        return dataclasses.replace(self, help=text)
 
     def describe(self) -> str:
         """What a valid value is, for the error message: 'a finite number > 0'."""
@@ -112,9 +124,11 @@ class Param:
         return value
 
 
-def integer(low: int | None = 1, high: int | None = None, *, optional: bool = False) -> Param:
+def integer(
+    low: int | None = 1, high: int | None = None, *, optional: bool = False, help: str = ""
+) -> Param:
     """An integer in [low, high] (a whole float such as 3.0 counts; 2.5 does not)."""
-    return Param("int", low=low, high=high, optional=optional)
+    return Param("int", low=low, high=high, optional=optional, help=help)
 
 
 def number(
@@ -124,34 +138,35 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
     optional: bool = False,
+    help: str = "",
 ) -> Param:
     """A finite float in the range (NaN and infinities are refused)."""
-    return Param("float", low, high, low_open, high_open, optional=optional)
+    return Param("float", low, high, low_open, high_open, optional=optional, help=help)
 
 
-def fraction() -> Param:
+def fraction(*, help: str = "") -> Param:
     """A probability-like value in [0, 1): dropout rates."""
-    return Param("float", 0.0, 1.0, high_open=True)
+    return Param("float", 0.0, 1.0, high_open=True, help=help)
 
 
-def flag(*, optional: bool = False) -> Param:
+def flag(*, optional: bool = False, help: str = "") -> Param:
     """true or false (not 0 or 1); `optional`: also none (the method decides)."""
-    return Param("bool", optional=optional)
+    return Param("bool", optional=optional, help=help)
 
 
-def choice(*options: str) -> Param:
+def choice(*options: str, help: str = "") -> Param:
     """One of the given strings."""
-    return Param("choice", choices=options)
+    return Param("choice", choices=options, help=help)
 
 
-def integers(low: int | None = 1, *, optional: bool = False) -> Param:
+def integers(low: int | None = 1, *, optional: bool = False, help: str = "") -> Param:
     """A non-empty list of integers, each >= low (a single integer counts as a list of one)."""
-    return Param("ints", low=low, optional=optional)
+    return Param("ints", low=low, optional=optional, help=help)
 
 
-def text() -> Param:
+def text(*, help: str = "") -> Param:
     """A non-empty string."""
-    return Param("text")
+    return Param("text", help=help)
 
 
 def check_params(values: Mapping[str, Any], specs: Mapping[str, Param]) -> dict[str, Any]:
@@ -160,6 +175,47 @@ def check_params(values: Mapping[str, Any], specs: Mapping[str, Param]) -> dict[
         name: specs[name].check(name, value) if name in specs else value
         for name, value in values.items()
     }
+
+
+def describe_signature(
+    cls: type, specs: Mapping[str, Param], fixed: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """`xmcbench methods NAME` for a class whose keywords are its parameters: each one's
+    default, type and meaning from `specs` (its annotation when it has no spec)."""
+    params = []
+    for name, p in inspect.signature(cls).parameters.items():
+        if name in ("seed", "device") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        spec = specs.get(name)
+        kind = spec.describe() if spec else "" if p.annotation is p.empty else str(p.annotation)
+        default = None if p.default is p.empty else p.default
+        params.append(
+            {"name": name, "default": default, "type": kind, "help": spec.help if spec else ""}
+        )
+    return {"method": "", "fixed": dict(fixed or {}), "params": params, "presets": {}}
+
+
+# Parameters that decide how a run executes, never what it computes: thread counts, where and in
+# what batches it predicts, whether an ensemble's trees train at once or one after another, and
+# attention_impl (the same maths in another order). Runs that differ only in these are one
+# configuration: one row (their seeds averaged) in compare, the leaderboard and the reports, one
+# point for sweep. The records keep them. A method must not give one of these names to a
+# parameter that changes its results.
+RUN_ONLY_PARAMS: frozenset[str] = frozenset(
+    {
+        "attention_impl",
+        "device",
+        "n_threads",
+        "parallel_trees",
+        "predict_batch_size",
+        "progress",
+    }
+)
+
+
+def result_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """`params` without the run-only ones (`RUN_ONLY_PARAMS`): what decides a run's results."""
+    return {name: value for name, value in params.items() if name not in RUN_ONLY_PARAMS}
 
 
 def _is_number(value: Any) -> bool:

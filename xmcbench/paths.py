@@ -23,3 +23,18 @@ def dataset_dir(name: str) -> Path:
 def models_dir() -> Path:
     """Checkpoints and saved models, one folder per run."""
     return home() / "models"
+
+
+def home_relative(path: str | Path) -> str:
+    """`path` as records store it: relative to home() when inside it (portable), else absolute."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        return resolved.relative_to(home().expanduser().resolve()).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def from_home(stored: str | Path) -> Path:
+    """A path a record stored: relative ones lie under home(); absolute ones (older runs) as is."""
+    path = Path(stored).expanduser()
+    return path if path.is_absolute() else home() / path

@@ -20,10 +20,11 @@ import numpy as np
 
 from . import __version__
 from .errors import XMCBenchError
+from .evaluation import evaluate, inv_propensity
 from .interrupts import deferred
 from .leftovers import sweep as sweep_leftovers
-from .metrics import inverse_propensity
-from .paths import models_dir
+from .notes import note
+from .paths import home_relative, models_dir
 from .plugins import Plugins
 from .registry import MethodSpec, MetricSpec
 from .run_setup import RANKING_K, RunRequest, build_method, effective_params
@@ -51,22 +52,14 @@ STAGED_MODEL = ".model.tmp"  # the saved model inside the work folder, before it
 def evaluate_topk(
     topk: TopK, dataset: Dataset, metrics: Sequence[MetricSpec], ks: Sequence[int]
 ) -> dict[str, float]:
-    """Every registered metric at every k, on the test split; propensity fitted on train.
+    """Every given metric at every k on the test split, through the public `xmcbench.evaluate`.
 
-    Train means the whole training file, a carved validation split included (as pyxclib).
+    Propensities are fitted on the whole training file, a carved validation split included
+    (as pyxclib), with the dataset's A and B.
     """
-    inv_prop = inverse_propensity(
-        dataset.propensity_labels, dataset.propensity_a, dataset.propensity_b
+    return evaluate(
+        topk, dataset.test.labels, inv_prop=inv_propensity(dataset), ks=ks, metrics=metrics
     )
-    results: dict[str, float] = {}
-    for spec in metrics:
-        for k in ks:
-            args = (topk.labels, dataset.test.labels, k)
-            value = (
-                spec.function(*args, inv_prop) if spec.needs_propensity else spec.function(*args)
-            )
-            results[f"{spec.name}@{k}"] = float(value)
-    return results
 
 
 def workdir_for(request: RunRequest, dataset: Dataset, params: Mapping[str, Any]) -> Path:
@@ -140,11 +133,14 @@ def launch_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
+def run(
+    request: RunRequest, plugins: Plugins, log=note, dataset: Dataset | None = None
+) -> Path | None:
     """Train, predict and score one method on one dataset; returns the record's path.
 
-    Under torchrun every process trains (together, if the method trains data-parallel); only
-    rank 0 logs, evaluates and writes the record, the others return None after training.
+    `dataset`, when given, is the already loaded `request.dataset` (no loading here). Under
+    torchrun every process trains (together, if the method trains data-parallel); only rank 0
+    logs, evaluates and writes the record, the others return None after training.
     """
     from .data.resolve import load_dataset
     from .preflight import preflight
@@ -155,12 +151,13 @@ def run(request: RunRequest, plugins: Plugins, log=print) -> Path | None:
         log = _silent
     spec = plugins.methods.get(request.method)
     method_params = dict(request.params)
-    dataset = load_dataset(
-        request.dataset,
-        plugins.datasets,
-        options=dict(request.prep),
-        progress=request.progress and not secondary,
-    )
+    if dataset is None:
+        dataset = load_dataset(
+            request.dataset,
+            plugins.datasets,
+            options=dict(request.prep),
+            progress=request.progress and not secondary,
+        )
     log(
         f"dataset {dataset.name}: {len(dataset.train)} train, "
         f"{len(dataset.valid) if dataset.valid is not None else 0} valid, "
@@ -247,7 +244,7 @@ def _train_and_record(
             "peak_rss_mb": round(peak_rss_mb(), 1),
         },
         model_bytes=folder_bytes(staged),
-        model_dir=str(model_dir),
+        model_dir=home_relative(model_dir),  # relative to XMCBENCH_HOME: portable
         prep=dict(request.prep),
         env=environment(str(device), git_sha=code_version),
         # what identifies the run: the same command resolves to `params` again

@@ -13,21 +13,44 @@ import numpy as np
 
 from .errors import ParamError, XMCBenchError, describe_os_error
 from .metrics import PROPENSITY_A, PROPENSITY_B
-from .paths import dataset_dir
+from .paths import dataset_dir, from_home, models_dir
 from .plugins import Plugins
 from .results.record import RunRecord
 from .types import Dataset
 
-__all__ = ["load_run_dataset", "load_run_method", "read_saved_array", "read_saved_params"]
+__all__ = [
+    "load_run_dataset",
+    "load_run_method",
+    "model_folder",
+    "read_saved_array",
+    "read_saved_params",
+]
+
+
+def model_folder(record: RunRecord | Mapping[str, Any]) -> Path | None:
+    """Where the run's saved model is on this machine (None: the record names none).
+
+    New records name it relative to XMCBENCH_HOME; older ones by an absolute path, which is
+    used as it is unless it is gone and the same run's folder exists under today's home.
+    """
+    record = RunRecord.coerce(record)
+    if record.is_reported or not record.model_dir:
+        return None
+    folder = from_home(record.model_dir)
+    if Path(record.model_dir).is_absolute() and not folder.is_dir() and record.run_id:
+        moved = models_dir() / record.run_id  # the home moved (another machine, a copy)
+        if folder.name == record.run_id and moved.is_dir():
+            return moved
+    return folder
 
 
 def load_run_method(record: RunRecord | Mapping[str, Any], plugins: Plugins) -> Any:
     """The run's trained method, rebuilt by its class's `load` from the record's ``model_dir``."""
     record = RunRecord.coerce(record)
     run_id = record.run_id or "?"
-    if record.is_reported or not record.model_dir:
+    model_dir = model_folder(record)
+    if model_dir is None:
         raise XMCBenchError(f"run {run_id}: the record names no saved model (no 'model_dir')")
-    model_dir = Path(record.model_dir)
     if not model_dir.is_dir():
         raise XMCBenchError(
             f"run {run_id}: model folder {model_dir} is missing (deleted, or the run was made "

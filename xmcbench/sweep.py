@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import notes
 from .errors import XMCBenchError
 from .plugins import Plugins
 from .results.store import describe_params, load_records, params_key
@@ -126,7 +127,7 @@ def run_sweep(
     prep: Mapping[str, Any] | None = None,
     device: str = "auto",
     progress: bool = True,
-    log: Callable[..., Any] = print,
+    log: Callable[..., Any] = notes.note,
     runner: Callable[..., Path] = run,
 ) -> list[Outcome]:
     """Run every point not already in `results_dir`; returns one Outcome per point, in order."""

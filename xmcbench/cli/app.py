@@ -21,6 +21,7 @@ from .inference import EXPLAIN, PREDICT
 from .listings import METHODS, METRICS, PLUGINS
 from .options import DEBUG_HELP
 from .reports import COMPARE, LEADERBOARD, REPORT
+from .results import RESULTS
 from .runs import FUSE, RUN, SWEEP
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -43,6 +44,7 @@ COMMANDS: tuple[Command, ...] = (
     SWEEP,
     FUSE,
     DATASETS,
+    RESULTS,
 )
 
 
@@ -94,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args, get_plugins())
     except XMCBenchError as exc:  # a mistake the user can fix: the message says which
-        return _fail(str(exc), exc, debug, 2)
+        return _fail(str(exc), exc, debug, getattr(exc, "exit_code", 2))  # NoRunsError: 1
     except OSError as exc:  # the environment: a file or folder that cannot be read or written
         where = "" if exc.filename is not None or debug else " (run with --debug to see where)"
         return _fail(describe_os_error(exc) + where, exc, debug, 1)

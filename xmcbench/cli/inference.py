@@ -19,7 +19,11 @@ _PREVIEW = 60  # characters of a text shown in a table title
 
 
 def _run_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run id, unique id prefix, or record path")
+    parser.add_argument(
+        "--run",
+        required=True,
+        help="run id, a unique prefix or suffix of one (e.g. its last 8 characters), or a record",
+    )
     add_results_option(parser, "where run ids are looked up")
 
 
@@ -29,7 +33,12 @@ def _predict_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--text", help="one document to label")
     source.add_argument("--file", help="a text file, one document per line")
     parser.add_argument("--k", type=int, default=5, help="labels per document (default: 5)")
-    parser.add_argument("--format", default="table", choices=["table", "json"])
+    parser.add_argument(
+        "--format",
+        default="table",
+        choices=["table", "json"],
+        help="a table per document, or JSON (default: %(default)s)",
+    )
 
 
 def cmd_predict(args: argparse.Namespace, plugins: Plugins) -> int:

@@ -45,7 +45,12 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--datasets", help="comma-separated names")
     parser.add_argument("--methods", help="comma-separated names")
-    parser.add_argument("--format", default="table", choices=list(FORMATS))
+    parser.add_argument(
+        "--format",
+        default="table",
+        choices=list(FORMATS),
+        help="how to print the tables (default: %(default)s)",
+    )
     parser.add_argument(
         "--by",
         help="parameters (or their symbols, e.g. K,C) whose values make the rows: Tables 5, 7-9",
@@ -63,10 +68,13 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
     ks = ints_option(args.ks, "--ks")  # a usage error before any record is read
     if args.by:  # one method's runs by parameter values (Tables 5, 7-9)
         return _compare_by(args, plugins, ks)
+    from ..results.lookup import require_runs
     from ..results.store import load_records
     from ..results.tables import compare_table, render
 
     records = load_records(results_to_read(args.results), include_reported=not args.no_reported)
+    if args.datasets is None:  # reported rows alone only when their datasets are asked for
+        require_runs(records, args.results)
     tables = compare_table(
         records,
         metrics=split_list(args.metrics),
@@ -81,13 +89,13 @@ def cmd_compare(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def _compare_by(args: argparse.Namespace, plugins: Plugins, ks: tuple[int, ...]) -> int:
+    from ..results.lookup import require_runs
     from ..results.store import load_records
     from ..results.tables import render
     from ..results.variation import variation_tables
 
     records = load_records(results_to_read(args.results), include_reported=False)
-    if not records:
-        raise XMCBenchError(f"no measured runs in {args.results}")
+    require_runs(records, args.results)
     tables = variation_tables(
         records,
         split_list(args.by),
@@ -104,17 +112,26 @@ def _compare_by(args: argparse.Namespace, plugins: Plugins, ks: tuple[int, ...])
 
 def _leaderboard_arguments(parser: argparse.ArgumentParser) -> None:
     _read_options(parser)
-    parser.add_argument("--out", "--output", dest="out", default="leaderboard")
+    parser.add_argument(
+        "--out",
+        "--output",
+        dest="out",
+        default="leaderboard",
+        metavar="DIR",
+        help="the folder to write: Markdown pages and a static site (default: %(default)s)",
+    )
 
 
 def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
     """Write the leaderboard pages; print each page's path, then the site's index."""
     from ..preflight import check_writable_dir
     from ..results.leaderboard import write_leaderboard
+    from ..results.lookup import require_runs
     from ..results.store import load_records
 
     check_writable_dir(Path(args.out), "--output")
     records = load_records(results_to_read(args.results), include_reported=not args.no_reported)
+    require_runs(records, args.results)  # before a page is written
     paths = write_leaderboard(records, Path(args.out))
     if not paths:
         raise XMCBenchError(f"no results in {args.results}")

@@ -12,13 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from ..notes import silenced
 from ..plugins import Plugins, metric_registry
 from .base import Command
-from .console import console
+from .console import console, echo, note, titled_table
 from .options import (
     add_device_option,
+    add_examples,
+    add_method_argument,
     add_param_options,
     add_results_option,
+    add_seed_option,
     ints_option,
     params_from,
 )
@@ -30,45 +34,48 @@ __all__ = ["FUSE", "RUN", "SWEEP", "print_record"]
 
 
 def _run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("method")
+    add_method_argument(parser)
     parser.add_argument(
         "--dataset", required=True, help="a registered name or alias, or a folder path"
     )
     add_param_options(parser)
-    parser.add_argument("--seed", type=int, default=0)
+    add_seed_option(parser)
     add_device_option(parser)
     add_results_option(parser, "result directory (default: results)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress bars or step logs: results and errors"
+    )
+    add_examples(parser)
 
 
 def cmd_run(args: argparse.Namespace, plugins: Plugins) -> int:
-    """Train, predict and evaluate; print the record's metrics table and its path."""
-    from ..results.record import read_record
-    from ..runner import RunRequest, run
+    """Train, predict and evaluate through `xmcbench.run`; print the metrics table and path."""
+    from ..api import run
 
     params, prep = params_from(args)
-    request = RunRequest(
-        method=args.method,
-        dataset=args.dataset,
-        params=params,
-        prep=prep,
-        seed=args.seed,
-        device=args.device,
-        results_dir=Path(args.results),
-        progress=not args.quiet,
-    )
-    plugins.methods.get(args.method)  # fail fast on a misspelled method, before any data work
-    path = run(request, plugins, log=(lambda *_: None) if args.quiet else console.print)
-    if path is None:  # a secondary torchrun process: rank 0 writes and prints the record
+    with silenced(args.quiet):  # stderr keeps only errors; stdout: the results below
+        record = run(
+            args.method,
+            args.dataset,
+            params=params,
+            seed=args.seed,
+            results=args.results,
+            device=args.device,
+            prep=prep,
+            progress=not args.quiet,
+            log=note,
+            plugins=plugins,
+        )
+    if record is None:  # a secondary torchrun process: rank 0 writes and prints the record
         return 0
-    print_record(read_record(path))
-    console.print(f"record: {path}")
+    print_record(record)
+    echo(f"record: {record.path}")  # one line, however long: scripts read it
     return 0
 
 
 def print_record(record: RunRecord) -> None:
     """A run's metrics as a k-by-metric table (families in table order), then cost and size."""
-    table = Table(title=f"{record.method} on {record.dataset} (seed {record.seed})")
+    table = titled_table(f"{record.method} on {record.dataset} (seed {record.seed})")
     metrics = record.metrics
     order = metric_registry().sort_key
     names = list(dict.fromkeys(n.partition("@")[0] for n in sorted(metrics, key=order)))
@@ -91,7 +98,7 @@ def print_record(record: RunRecord) -> None:
 
 
 def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("method")
+    add_method_argument(parser)
     parser.add_argument("--dataset", required=True, help="a registered name or alias, or a folder")
     parser.add_argument(
         "--grid",
@@ -105,7 +112,9 @@ def _sweep_arguments(parser: argparse.ArgumentParser) -> None:
     add_param_options(parser, fixed=True)
     add_device_option(parser)
     add_results_option(parser, "result directory")
-    parser.add_argument("--quiet", action="store_true", help="no per-run progress")
+    parser.add_argument(
+        "--quiet", action="store_true", help="no progress or step logs, only the summary table"
+    )
 
 
 def cmd_sweep(args: argparse.Namespace, plugins: Plugins) -> int:
@@ -127,18 +136,19 @@ def cmd_sweep(args: argparse.Namespace, plugins: Plugins) -> int:
         check_outputs(
             RunRequest(spec.name, args.dataset, seed=seed, device=args.device, results_dir=results)
         )
-    console.print(f"sweep: {len(points)} point(s) of {spec.name} on {args.dataset}", markup=False)
-    outcomes = run_sweep(
-        spec.name,
-        args.dataset,
-        points,
-        plugins,
-        results_dir=results,
-        prep=prep,
-        device=args.device,
-        progress=not args.quiet,
-        log=lambda *parts: console.print(*parts, markup=False, highlight=False),
-    )
+    with silenced(args.quiet):
+        note(f"sweep: {len(points)} point(s) of {spec.name} on {args.dataset}")
+        outcomes = run_sweep(
+            spec.name,
+            args.dataset,
+            points,
+            plugins,
+            results_dir=results,
+            prep=prep,
+            device=args.device,
+            progress=not args.quiet,
+            log=note,
+        )
     _print_outcomes(outcomes)
     return 1 if any(o.status == FAILED for o in outcomes) else 0
 
@@ -163,7 +173,13 @@ def _print_outcomes(outcomes: list[Any]) -> None:
 def _fuse_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", metavar="RUN", help="run id, unique prefix, or record")
     parser.add_argument("--weights", help="one per run, e.g. 0.7,0.3 (default: equal)")
-    parser.add_argument("--combine", default="score", choices=["score", "rank"])
+    parser.add_argument(
+        "--combine",
+        default="score",
+        choices=["score", "rank"],
+        help="weighted mean of the runs' scores, or reciprocal-rank fusion 1/(60+rank) "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--name", help="method name of the fused run (default: fusion)")
     add_results_option(parser, "where runs are found and written")
 
@@ -181,10 +197,10 @@ def cmd_fuse(args: argparse.Namespace, plugins: Plugins) -> int:
         name=args.name,
         combine=args.combine,
     )
-    for note in result.notes:
-        console.print(f"note: {note}", highlight=False, soft_wrap=True)
+    for remark in result.notes:
+        note(f"note: {remark}")
     print_record(read_record(result.path))
-    console.print(f"record: {result.path}", soft_wrap=True)
+    echo(f"record: {result.path}")
     return 0
 
 

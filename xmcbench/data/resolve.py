@@ -77,10 +77,12 @@ def load_dataset(
 
     spec, folder = resolve_spec(name_or_path, registry)
     opts = PrepareOptions.from_mapping(dict(options or {})).with_spec(spec)
-    return prepare_folder(
+    dataset = prepare_folder(
         local_files(spec, folder, progress=progress),
         spec.name,
         opts,
         propensity=(spec.propensity_a, spec.propensity_b),
         progress=progress,
     )
+    dataset.info["prep"] = dict(options or {})  # as asked: what a run of it records as `prep`
+    return dataset

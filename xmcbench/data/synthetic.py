@@ -52,6 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from xmcbench.io import file_mode
+from xmcbench.notes import note
 
 from .synthetic_config import PRESETS, SyntheticConfig
 from .synthetic_docs import _join_lines, _sample_labels, _tokens
@@ -188,7 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     start = time.perf_counter()
     data = generate(PRESETS[args.preset], seed=args.seed)
     write_raw_layout(data, args.out)
-    print(
+    note(
         f"{args.preset}: {len(data.train_texts)} train / {len(data.test_texts)} test docs, "
         f"{len(data.label_names)} labels -> {args.out} ({time.perf_counter() - start:.1f} s)"
     )

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.extmath import randomized_svd
 
+from xmcbench.notes import note
 from xmcbench.types import PAD_ID, UNK_ID, Split
 
 _PAIR_CHUNK = 4_000_000  # token pairs counted per sparse matrix, bounds peak memory
@@ -107,7 +108,7 @@ def initial_embeddings(
     window: int,
     max_words: int,
     max_len: int,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = note,
 ) -> np.ndarray:
     """Embedding matrix for `how`: "ppmi", "random", "glove" (the downloaded GloVe 840B, else
     PPMI-SVD with a note saying so) or the path of a GloVe/word2vec text file."""

@@ -1,9 +1,11 @@
 """`DeepEstimator`: fit, predict, save, load and parameters of a flat network over every label.
 
 Every deep method of xmcbench is a small subclass, scikit-learn style: its hyperparameters are
-keywords of its ``__init__`` (stored unresolved, None = the preset's value) and one frozen
-dataclass (`params_class`, deriving from `params.DeepParamsBase`); its presets a mapping; its
-one job is to build its network:
+the fields of one frozen dataclass (`params_class`, deriving from `params.DeepParamsBase`),
+declared there once; the constructor takes each of them by name (stored unresolved, None = the
+preset's value), and its signature, which `inspect`, `help()` and the harness read, is made
+from the dataclass (`params.keyword_signature`), so no subclass copies the list. Its presets are a
+mapping; its one job is to build its network:
 
 * `network_config(hp, vocab_size, n_labels)`: the network's shape, spelled field by field (a
   renamed field fails loudly instead of falling back to a default), a frozen dataclass saved in
@@ -22,6 +24,7 @@ Optional capabilities (attention weights, merging) are a subclass's own methods,
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -41,7 +44,13 @@ from .batching import FlatTrainingData, validation_split
 from .distributed import resolve_device
 from .embedding_init import initial_embeddings
 from .engine import TrainConfig, Trainer
-from .params import DeepParamsBase, field_names
+from .params import (
+    DeepParamsBase,
+    field_names,
+    keyword_signature,
+    passes_hyperparams_on,
+    with_keyword_signature,
+)
 from .predict import PredictConfig, flat_evaluator, predict_topk
 from .presets import resolve_preset
 from .saving import PARAMS_FILE, WEIGHTS_FILE, load_weights, read_params, save_weights
@@ -66,7 +75,10 @@ class DeepEstimator:
 
     A subclass sets `name`, `label` (for messages), `version` (its plugin's), `params_class`,
     `presets`, `default_preset`, `network_class` and `config_class`, and defines
-    `network_config`; its ``__init__`` lists its hyperparameters and calls `_setup`.
+    `network_config`. It needs no ``__init__``: ``Method(preset, seed=, device=, progress=,
+    **hyperparameters)`` is this class's, and a subclass's own ``__init__(self, preset=None,
+    **params)`` that passes them on keeps the dataclass's keyword signature too (one that names
+    its hyperparameters itself keeps its own).
     """
 
     name: ClassVar[str] = ""
@@ -83,6 +95,25 @@ class DeepEstimator:
         super().__init_subclass__(**kwargs)
         if "params_class" in cls.__dict__:
             cls.fields = field_names(cls.params_class)
+        init = getattr(cls.__init__, "passes_to", cls.__init__)  # under a made signature
+        if cls.fields and passes_hyperparams_on(init):
+            settings = inspect.signature(DeepEstimator.__init__)
+            signature = keyword_signature(settings, cls.params_class)
+            name = f"{cls.__qualname__}.__init__"
+            cls.__init__ = with_keyword_signature(init, signature, name)  # type: ignore[method-assign]
+
+    def __init__(
+        self,
+        preset: str | None = None,
+        *,
+        seed: int = 0,
+        device: str = "auto",
+        progress: bool = True,
+        **params: Any,
+    ) -> None:
+        """A preset (None: the default one), the harness's settings, then hyperparameters by
+        name (None: the preset's value); a name `params_class` lacks is a TypeError."""
+        self._setup(preset, seed, device, progress, params)
 
     @classmethod
     def network_config(cls, hp: Any, vocab_size: int, n_labels: int) -> Any:
@@ -101,8 +132,10 @@ class DeepEstimator:
         """Store the settings and the explicit hyperparameters (None = the preset's)."""
         flag().check("progress", progress)  # the one setting outside the hyperparameters
         unknown = sorted(set(given) - set(self.fields))
-        if unknown:  # an __init__ that passes a name its dataclass lacks: a bug, say so
-            raise TypeError(f"unknown {self.label or self.name} hyperparameter(s): {unknown}")
+        if unknown:  # a misspelled keyword, or an __init__ passing a name its dataclass lacks
+            close = difflib.get_close_matches(unknown[0], self.fields, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise TypeError(f"unknown {self.label or self.name} hyperparameter(s): {unknown}{hint}")
         self.preset, self.seed, self.device, self.progress = preset, seed, device, progress
         for key in self.fields:  # a field the subclass's __init__ does not take: the preset's
             setattr(self, key, given.get(key))
@@ -149,7 +182,7 @@ class DeepEstimator:
 
     @classmethod
     def describe(cls, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Every hyperparameter (default, type, range, section) and every preset's resolved values.
+        """Every hyperparameter (default, type, range, section, meaning) and every preset's values.
 
         Read by `xmcbench methods NAME`; `fixed` are a registered alias's parameters.
         """
@@ -168,9 +201,14 @@ class DeepEstimator:
                     "name": f.name,
                     "default": _jsonable(default),
                     "type": kind,
-                    "section": section_of(f.name),  # the typed part it belongs to, if any
+                    "section": section_of(f.name),  # the typed part it belongs to
+                    "help": specs[f.name].help if f.name in specs else "",  # its meaning
                 }
             )
+        order = list(getattr(cls.params_class, "sections", {}))  # model first, tree last
+        params.sort(
+            key=lambda p: order.index(p["section"]) if p["section"] in order else len(order)
+        )
         return {
             "method": cls.name,
             "default_preset": cls.default_preset,

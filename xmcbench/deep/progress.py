@@ -1,6 +1,8 @@
 """Console feedback while training: a rich progress bar (loss, P@5/nDCG@5, ETA) and log lines.
 
-Under a time budget the bar also shows the budget left; its ETA is then the epoch cap's.
+Both go to stderr (stdout carries results only) and both stay silent while `xmcbench.notes`
+is quiet (`--quiet`); the bar is drawn only when stderr is a terminal. Under a time budget
+the bar also shows the budget left; its ETA is then the epoch cap's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..notes import quiet
+
 
 class TrainingProgress:
     """Progress bar over optimizer steps plus one printed line per validation; bar optional."""
@@ -26,8 +30,9 @@ class TrainingProgress:
     def __init__(
         self, total_steps: int, enabled: bool = True, budget_s: float | None = None
     ) -> None:
-        self.console = Console()
-        self.enabled = enabled
+        self.console = Console(stderr=True)
+        # a bar only where someone watches: not in a log file or pipe, nor while quiet
+        self.enabled = enabled and not quiet() and self.console.is_terminal
         self.total = total_steps
         self.budget_s = budget_s
         self._progress: Progress | None = None
@@ -72,8 +77,9 @@ class TrainingProgress:
             self._progress.update(self._task, p5=f"{p5:.4f}", n5=f"{n5:.4f}")
 
     def log(self, message: str) -> None:
-        """One line above the bar (or plain console output when the bar is off)."""
-        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
+        """One line on stderr, above the bar when it is shown; nothing while quiet."""
+        if not quiet():
+            self.console.print(message, highlight=False, markup=False, soft_wrap=True)
 
 
 def clock(seconds: float) -> str:

@@ -9,9 +9,17 @@ import pandas as pd
 
 from xmcbench.results import reported
 
-__all__ = ["GROUP_KEYS", "REPORTED_MARK", "best_positions", "dataset_order", "group_runs"]
+__all__ = [
+    "GROUP_KEYS",
+    "REPORTED_MARK",
+    "best_positions",
+    "dataset_order",
+    "group_runs",
+    "latest_per_seed",
+]
 
 REPORTED_MARK = " [reported]"
+# one configuration: params_key leaves out the seed and the run-only parameters (store.params_key)
 GROUP_KEYS = ["dataset", "source", "reported", "method", "params_key", "citation"]
 
 
@@ -19,9 +27,10 @@ def group_runs(frame: pd.DataFrame, metric_cols: Sequence[str]) -> pd.DataFrame:
     """One row per (dataset, source, method, params, citation) in display order.
 
     Columns: the keys, ``label``, ``runs``, ``seeds``, ``run_ids``, mean ``train_s`` and
-    ``model_bytes``, and ``<metric>:mean`` / ``:std`` (ddof=1) / ``:n`` for every metric.
+    ``model_bytes``, and ``<metric>:mean`` / ``:std`` (ddof=1) / ``:n`` for every metric. A seed
+    run more than once counts once (`latest_per_seed`), so ``runs`` is the number of seeds.
     """
-    frame = frame.assign(citation=frame["citation"].fillna(""))
+    frame = latest_per_seed(frame.assign(citation=frame["citation"].fillna("")))
     for col in metric_cols:
         if col not in frame:
             frame[col] = math.nan
@@ -40,6 +49,25 @@ def group_runs(frame: pd.DataFrame, metric_cols: Sequence[str]) -> pd.DataFrame:
     marks = summary["reported"].map({True: REPORTED_MARK, False: ""})
     summary["label"] = summary["variant"] + marks
     return _display_order(summary)
+
+
+def latest_per_seed(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with only the latest run of each (configuration, seed), in the order given.
+
+    Running a seed again repeats a measurement, not a new sample: averaging both would shrink
+    the std and count one seed twice. Latest: by ``created_at``, then ``run_id`` (ids sort by
+    time), then position. Rows without a seed (the paper's reported numbers) are all kept.
+    """
+    keys = [*GROUP_KEYS, "seed"]
+    if frame.empty or any(k not in frame for k in keys):
+        return frame
+    positions = frame.reset_index(drop=True)
+    seeded = positions[positions["seed"].notna() & ~positions["reported"].astype(bool)]
+    when = [c for c in ("created_at", "run_id") if c in seeded]
+    oldest_first = seeded.sort_values(when, na_position="first", kind="stable") if when else seeded
+    repeated = oldest_first.duplicated(subset=keys, keep="last")
+    dropped = set(oldest_first.index[repeated])
+    return frame[[i not in dropped for i in range(len(frame))]]
 
 
 def _display_order(summary: pd.DataFrame) -> pd.DataFrame:

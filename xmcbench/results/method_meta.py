@@ -1,14 +1,17 @@
 """What plugins declare about their methods, as the reports read it.
 
 Parameter symbols (``tree_k`` prints as ``K``), tags (``tree-based``), the paper's Table 4
-column, and which method a table of parameter variations is about. Core code never names a
-method: it only reads this metadata from the registered `MethodSpec`s.
+column, and which method a table of parameter variations is about, read from the registered
+`MethodSpec`s. The one table keyed by method name is `METHOD_LINKS`: the paper and the code of
+the methods the bundled plugins run (a plugin's spec may carry its own ``paper_url`` /
+``code_url``, which win).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -17,11 +20,16 @@ from xmcbench.errors import UnknownNameError, XMCBenchError
 from xmcbench.registry import MethodSpec
 
 __all__ = [
+    "FLAT_PARAMS",
+    "METHOD_LINKS",
     "TREE_TAG",
+    "MethodLinks",
     "Specs",
     "describe_labelled",
     "effective_method",
+    "is_label_tree_run",
     "labelled_order",
+    "method_links",
     "param_text",
     "resolve_subject",
     "symbol",
@@ -30,6 +38,67 @@ __all__ = [
 
 TREE_TAG = "tree-based"  # methods with this tag are the label-tree methods of Figure 2
 Specs = Mapping[str, MethodSpec]
+
+
+@dataclass(frozen=True)
+class MethodLinks:
+    """Where a method is described (its paper) and where the code the harness runs lives."""
+
+    paper: str = ""
+    code: str = ""
+
+
+_ATTENTIONXML_PAPER = "https://arxiv.org/abs/1811.01727"  # You et al., NeurIPS 2019
+_OMIKUJI = "https://github.com/tomtung/omikuji"  # runs parabel and bonsai here
+# the bundled plugins' methods; aliases (``attentionxml-noswa``) share their base's links
+METHOD_LINKS: Mapping[str, MethodLinks] = {
+    "attentionxml": MethodLinks(_ATTENTIONXML_PAPER, "https://github.com/yourh/AttentionXML"),
+    "attentionxml-noswa": MethodLinks(_ATTENTIONXML_PAPER, "https://github.com/yourh/AttentionXML"),
+    "attentionxml-1": MethodLinks(_ATTENTIONXML_PAPER, "https://github.com/yourh/AttentionXML"),
+    "bilstm-maxpool": MethodLinks(_ATTENTIONXML_PAPER),  # the paper's Table 4 ablation
+    "xml-cnn": MethodLinks("https://doi.org/10.1145/3077136.3080834"),  # Liu et al., SIGIR 2017
+    "parabel": MethodLinks("https://doi.org/10.1145/3178876.3185998", _OMIKUJI),  # WWW 2018
+    "bonsai": MethodLinks("https://doi.org/10.1007/s10994-020-05888-2", _OMIKUJI),  # MLJ 2020
+    "plt": MethodLinks(
+        "https://proceedings.mlr.press/v48/jasinska16.html",  # Jasinska et al., ICML 2016
+        "https://github.com/mwydmuch/napkinXC",
+    ),
+    "xr-linear": MethodLinks(
+        "https://arxiv.org/abs/2010.05878",  # Yu et al., PECOS, JMLR 2022
+        "https://github.com/amzn/pecos",
+    ),
+}
+
+
+# Tree-based methods that can also run flat (no label tree): the parameter values that make a
+# run flat, all of them present and matching (a plugin's spec may carry its own ``flat_params``).
+_ATTENTIONXML_FLAT = {"tree_height": (0,), "trees": (1,)}
+FLAT_PARAMS: Mapping[str, Mapping[str, tuple[Any, ...]]] = {
+    "attentionxml": _ATTENTIONXML_FLAT,
+    "attentionxml-noswa": _ATTENTIONXML_FLAT,
+}
+
+
+def is_label_tree_run(method: str, params: Mapping[str, Any], specs: Specs) -> bool:
+    """Whether a run of `method` with `params` used a label tree: its plugin tags the method
+    ``tree-based`` and the run's parameters are not the flat ones (unknown ones count as a tree,
+    as for the paper's reported rows, which carry no parameters)."""
+    spec = specs.get(method)
+    if spec is None or TREE_TAG not in spec.tags:
+        return False
+    flat = getattr(spec, "flat_params", None) or FLAT_PARAMS.get(method)
+    if not flat:
+        return True
+    return not all(name in params and params[name] in values for name, values in flat.items())
+
+
+def method_links(method: str, specs: Specs | None = None) -> MethodLinks:
+    """The paper and code links of `method`: its spec's own, else `METHOD_LINKS`, else none."""
+    spec = (specs or {}).get(method)
+    known = METHOD_LINKS.get(method, MethodLinks())
+    paper = getattr(spec, "paper_url", "") or known.paper
+    code = getattr(spec, "code_url", "") or known.code
+    return MethodLinks(paper, code)
 
 
 def with_params(frame: pd.DataFrame) -> pd.DataFrame:

@@ -79,7 +79,7 @@ class RunRecord(Mapping[str, Any]):
     propensity: Mapping[str, float] | None = None  # {"a": A, "b": B} of the PSP metrics
     timing: Mapping[str, Any] | None = None  # train_s, predict_s, predict_ms_per_doc, ...
     model_bytes: int | None = None
-    model_dir: str | None = None
+    model_dir: str | None = None  # relative to XMCBENCH_HOME (older records: absolute)
     prep: Mapping[str, Any] = field(default_factory=dict)
     env: Mapping[str, Any] | None = None
     params_before_fit: Mapping[str, Any] | None = None  # when fit settled values (auto presets)

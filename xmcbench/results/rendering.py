@@ -11,6 +11,7 @@ import io
 from collections.abc import Callable, Sequence
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table as RichTable
 from rich.text import Text
@@ -184,34 +185,71 @@ def _render_csv(tables: Sequence[Table]) -> str:
     """One long CSV: dataset, group (when rows are grouped), the union of columns, and best.
 
     Spanning headers prefix their columns' names; the group column holds each row's group header.
+    Where a table carries its numbers, metric cells are plain numbers (``72.0``) with the sample
+    std in a ``<column>_std`` column after all the others, and a missing value is an empty cell.
     """
     header = list(dict.fromkeys(c for t in tables for c in t.flat_columns()))
+    spreads = list(dict.fromkeys(c for t in tables for c in _spread_columns(t)))
     grouped = any(t.row_groups for t in tables)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["dataset", *(["group"] if grouped else []), *header, "best"])
+    stds = [f"{c}_std" for c in spreads]
+    writer.writerow(["dataset", *(["group"] if grouped else []), *header, *stds, "best"])
     for t in tables:
         names, groups = t.flat_columns(), t.group_of_row()
         for i, row in enumerate(t.rows):
-            by_name = dict(zip(names, row, strict=True))
+            numbers = t.numbers[i] if t.numbers else (None,) * len(row)
+            by_name = {
+                name: (cell, None) if number is None else _csv_number(number)
+                for name, cell, number in zip(names, row, numbers, strict=True)
+            }
             best = ";".join(names[j] for j in range(len(row)) if (i, j) in t.best)
             group = [groups[i]] if grouped else []
-            writer.writerow([t.dataset, *group, *(by_name.get(c, "") for c in header), best])
+            cells = [by_name.get(c, ("", None))[0] for c in header]
+            spread = [by_name.get(c, ("", None))[1] or "" for c in spreads]
+            writer.writerow([t.dataset, *group, *cells, *spread, best])
     return buffer.getvalue()
+
+
+def _spread_columns(table: Table) -> list[str]:
+    """The flat names of the columns whose numbers are (mean, std) pairs."""
+    names = table.flat_columns()
+    return [
+        names[j]
+        for j in range(len(names))
+        if any(row[j] is not None and len(row[j]) == 2 for row in table.numbers)
+    ]
+
+
+def _csv_number(number: tuple[float | None, ...]) -> tuple[str, str | None]:
+    """(value, std) as CSV text, "" where missing: a count as an integer, a metric as a float."""
+    if len(number) == 1:
+        return ("" if number[0] is None else str(int(number[0]))), None
+    mean, std = number
+    return _float_text(mean), _float_text(std)
+
+
+def _float_text(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
 
 
 def _render_rich(tables: Sequence[Table], *, ansi: bool) -> str:
     buffer = io.StringIO()
     console = Console(
         file=buffer,
-        width=1000,  # never wrap: the caller's terminal decides
+        width=1_000_000,  # never wrap nor cut: the caller's terminal decides
         force_terminal=ansi,
         color_system="standard" if ansi else None,
         highlight=False,
         emoji=False,
     )
     for t in tables:
-        grid = RichTable(title=t.title, box=box.SIMPLE_HEAD, title_justify="left")
+        grid = RichTable(
+            title=t.title,
+            box=box.SIMPLE_HEAD,
+            title_justify="left",
+            min_width=cell_len(t.title),  # as wide as its title: the title is never wrapped
+        )
         spanned = t._grouped_columns()
         for (group, name), justify, first in zip(
             spanned, _align(t), _first_of_group(t), strict=True

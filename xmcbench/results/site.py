@@ -1,8 +1,10 @@
 """HTML pages of the static leaderboard site: index, one sortable page per dataset, one per run.
 
-Pages come from the Jinja2 templates in ``templates/`` (autoescaped; style and sorting script
-inline) with the PSP chart drawn by matplotlib as inline SVG, link relatively, and so work
-from ``file://`` with no server and no network. `site_files` returns the pages by path.
+Pages come from the Jinja2 templates in ``templates/`` (autoescaped; style and scripts inline)
+with the PSP chart drawn by matplotlib as inline SVG, link relatively, and so work from
+``file://`` with no server and no network. A dataset page has its statistics, a text filter and
+a table whose sorting and filtering the chart follows. What is published is portable: no
+absolute paths or host names (see `public_record`). `site_files` returns the pages by path.
 """
 
 from __future__ import annotations
@@ -10,12 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import Any
 
 import pandas as pd
 
+from xmcbench.results.method_meta import method_links
 from xmcbench.results.names import is_safe_name
+from xmcbench.results.record import RunRecord
 from xmcbench.results.tables import (
     Table,
     dataset_title,
@@ -25,53 +32,99 @@ from xmcbench.results.tables import (
 )
 from xmcbench.results.templating import render_template
 
-__all__ = ["GENERATOR", "PSP_CHART", "run_file_names", "site_files"]
+__all__ = [
+    "GENERATOR",
+    "PSP_CHART",
+    "DatasetFacts",
+    "portable_record",
+    "public_record",
+    "run_file_names",
+    "site_files",
+]
 
 GENERATOR = "xmcbench leaderboard"  # <meta name="generator">: marks a folder as ours to replace
 PSP_CHART = ("psp@1", "psp@3", "psp@5")  # the grouped bars of each dataset page
 _LEAD_KEYS = ("rank", "method", "params", "seeds", "runs")
 _TAIL_KEYS = ("train_s", "model_bytes", "run_ids")
 _NUMERIC = {"rank", "runs", "train_s", "model_bytes"}
-_PARAMS_SHOWN = 80  # longer parameter lists fold into a <details> element
+_PARAMS_SHOWN = 60  # longer parameter lists fold into a <details> element
+_PRIVATE_ENV = ("host", "hostname", "node", "user", "username", "home", "cwd")
+_WINDOWS_PATH = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What a dataset page shows beside its ranking: statistics and the parameters rows share."""
+
+    stats: tuple[tuple[str, str, str], ...] = ()  # (quantity, in these runs, dataset card)
+    shared: tuple[tuple[str, str], ...] = ()  # (method, parameters all its rows share)
 
 
 def site_files(
     boards: Sequence[tuple[Table, pd.DataFrame]],
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[RunRecord | Mapping[str, Any]],
     columns: Sequence[str],
     rank_by: str = "p@1",
+    facts: Mapping[str, DatasetFacts] | None = None,
 ) -> dict[str, str]:
     """Relative path -> text of every page: index.html, <dataset>.html, runs/<run>.{html,json}."""
-    records = _unique_runs(records)
-    names = run_file_names(records)
+    runs = _unique_runs(records)
+    names = run_file_names(runs)
     files = {"index.html": index_page(boards, rank_by)}
     for board, ranked in boards:
-        files[f"{board.dataset}.html"] = dataset_page(board, ranked, columns, names)
-    for record in records:
-        name = names[record["run_id"]]
-        public = {k: v for k, v in record.items() if not k.startswith("_")}
-        files[f"runs/{name}.json"] = json.dumps(public, indent=2, default=str) + "\n"
+        page_facts = (facts or {}).get(board.dataset, DatasetFacts())
+        files[f"{board.dataset}.html"] = dataset_page(board, ranked, columns, names, page_facts)
+    for record in runs:
+        name = names[str(record.run_id)]
+        files[f"runs/{name}.json"] = json.dumps(public_record(record), indent=2) + "\n"
         files[f"runs/{name}.html"] = run_page(record, name)
     return files
 
 
-def run_file_names(records: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+def run_file_names(records: Iterable[RunRecord | Mapping[str, Any]]) -> dict[str, str]:
     """run id -> file stem: the id itself when it is a safe name, else a stable hash of it."""
     names = {}
     for record in records:
-        run_id = str(record["run_id"])
+        run_id = str(RunRecord.coerce(record).run_id)
         digest = hashlib.sha256(run_id.encode("utf-8")).hexdigest()[:16]
         names[run_id] = run_id if is_safe_name(run_id, max_len=101) else f"run-{digest}"
     return names
 
 
-def _unique_runs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _unique_runs(records: Iterable[RunRecord | Mapping[str, Any]]) -> list[RunRecord]:
     """Records with a run id, the first of each id only."""
-    seen: dict[str, Mapping[str, Any]] = {}
-    for record in records:
-        if record.get("run_id") and str(record["run_id"]) not in seen:
-            seen[str(record["run_id"])] = record
+    seen: dict[str, RunRecord] = {}
+    for item in records:
+        record = RunRecord.coerce(item)
+        if record.run_id and str(record.run_id) not in seen:
+            seen[str(record.run_id)] = record
     return list(seen.values())
+
+
+def public_record(record: RunRecord) -> dict[str, Any]:
+    """The record as published: no model folder, no host or user, absolute paths cut to names."""
+    data = json.loads(record.to_json())  # plain JSON values
+    data.pop("model_dir", None)
+    if isinstance(data.get("env"), dict):
+        data["env"] = {k: v for k, v in data["env"].items() if k.lower() not in _PRIVATE_ENV}
+    return _portable(data)
+
+
+def portable_record(record: RunRecord | Mapping[str, Any]) -> RunRecord:
+    """`record` as `public_record` publishes it, still a RunRecord (tables and pages read it)."""
+    return RunRecord.from_dict(public_record(RunRecord.coerce(record)))
+
+
+def _portable(value: Any) -> Any:
+    """`value` with every absolute path (POSIX, ``~/``, ``C:\\``) replaced by ``…/<name>``."""
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    if isinstance(value, str) and (value.startswith(("/", "~/")) or _WINDOWS_PATH.match(value)):
+        path = PureWindowsPath(value) if _WINDOWS_PATH.match(value) else PurePosixPath(value)
+        return f"…/{path.name}" if path.name else "…"
+    return value
 
 
 # --------------------------------------------------------------------------- pages
@@ -112,33 +165,35 @@ def index_page(boards: Sequence[tuple[Table, pd.DataFrame]], rank_by: str = "p@1
 
 
 def dataset_page(
-    board: Table, ranked: pd.DataFrame, columns: Sequence[str], names: Mapping[str, str]
+    board: Table,
+    ranked: pd.DataFrame,
+    columns: Sequence[str],
+    names: Mapping[str, str],
+    facts: DatasetFacts | None = None,
 ) -> str:
-    """A dataset's ranking as a sortable table, its PSP@1/3/5 chart and the table notes."""
+    """A dataset's statistics, its ranking as a sortable, filterable table, and its PSP chart."""
+    facts = facts or DatasetFacts()
     keys = [*_LEAD_KEYS, *columns, *_TAIL_KEYS]
     head = [
         {"key": key, "label": label, "numeric": _is_numeric(key, columns)}
         for key, label in zip(keys, board.columns, strict=True)
     ]
+    chart, caption, groups = psp_chart(board, ranked)
     rows = []
     for i, (shown, (_, row)) in enumerate(zip(board.rows, ranked.iterrows(), strict=True)):
-        cells = []
-        for j, key in enumerate(keys):
-            cells.append(
-                {
-                    "text": shown[j],
-                    "best": (i, j) in board.best,
-                    "links": _run_links(row["run_ids"], names) if key == "run_ids" else None,
-                    "folded": shown[j][:_PARAMS_SHOWN]
-                    if key == "params" and len(shown[j]) > _PARAMS_SHOWN
-                    else "",
-                    "sort": _sort_value(key, row, i),
-                    "css": "params" if key == "params" else _num_class(key, columns),
-                }
-            )
-        rows.append({"reported": bool(row["reported"]), "cells": cells})
+        cells = [
+            _cell(key, shown[j], row, i, (i, j) in board.best, columns, names)
+            for j, key in enumerate(keys)
+        ]
+        rows.append(
+            {
+                "reported": bool(row["reported"]),
+                "cells": cells,
+                "group": groups.get(i),
+                "filter": f"{row['label']} {shown[keys.index('params')]}".lower(),
+            }
+        )
     title = f"Leaderboard: {board.title}"
-    chart, caption = psp_chart(board, ranked)
     return _render(
         "dataset.html",
         title,
@@ -149,24 +204,65 @@ def dataset_page(
         head=head,
         rows=rows,
         notes=board.notes,
+        stats=facts.stats,
+        stats_runs=any(runs != "–" for _, runs, _ in facts.stats),
+        shared=facts.shared,
     )
 
 
-def psp_chart(board: Table, ranked: pd.DataFrame) -> tuple[Any, str]:
-    """PSP@1/3/5 of each configuration as grouped bars (inline SVG markup) and their caption.
+def _cell(
+    key: str,
+    text: str,
+    row: pd.Series,
+    position: int,
+    best: bool,
+    columns: Sequence[str],
+    names: Mapping[str, str],
+) -> dict[str, Any]:
+    """One table cell as the template shows it."""
+    mean, _, spread = text.partition(" ± ")
+    cell: dict[str, Any] = {
+        "text": text,
+        "best": best,
+        "links": _run_links(row["run_ids"], names) if key == "run_ids" else None,
+        "method": None,
+        "folded": "",
+        "spread": "",
+        "sort": _sort_value(key, row, position),
+        "css": "params" if key == "params" else _num_class(key, columns),
+    }
+    if key == "method":
+        links = method_links(str(row["method"]))
+        mark = " [reported]" if row["reported"] else ""
+        cell["method"] = {
+            "name": f"{row['method']}{mark}",
+            "paper": links.paper,
+            "code": links.code,
+        }
+    elif key == "params" and len(text) > _PARAMS_SHOWN:
+        cell["folded"] = text[:_PARAMS_SHOWN].rsplit(", ", 1)[0]
+    elif key in columns and spread:
+        cell["text"], cell["spread"] = mean, f"± {spread}"
+    return cell
 
-    Bars follow the ranking order of the table as written; ("", "") when there are no PSP values.
+
+def psp_chart(board: Table, ranked: pd.DataFrame) -> tuple[Any, str, dict[int, int]]:
+    """PSP@1/3/5 of each configuration as grouped bars (inline SVG), its caption, and which
+    chart group each table row is (row position -> group).
+
+    Bars start in the table's ranking order; the page's script moves them when the table is
+    sorted or filtered. ("", "", {}) when there are no PSP values.
     """
     wanted = [f"{m}:mean" for m in PSP_CHART]
     if not set(wanted) <= set(ranked.columns):
-        return "", ""
-    groups = [
-        (str(row["label"]), [100 * float(row[c]) for c in wanted])
-        for _, row in ranked.iterrows()
-        if any(not math.isnan(float(row[c])) for c in wanted)
-    ]
+        return "", "", {}
+    groups, positions = [], {}
+    for i, (_, row) in enumerate(ranked.iterrows()):
+        if any(not math.isnan(float(row[c])) for c in wanted):
+            positions[i] = len(groups)
+            groups.append((str(row["label"]), [100 * float(row[c]) for c in wanted]))
     if not groups:
-        return "", ""
+        return "", "", {}
     from markupsafe import Markup
 
     from xmcbench.results.figures import grouped_bars_svg
@@ -175,28 +271,29 @@ def psp_chart(board: Table, ranked: pd.DataFrame) -> tuple[Any, str]:
     title = f"Propensity-scored precision on {board.title}"
     caption = (
         f"{title}: {', '.join(series)} (percent, mean over runs) of each configuration, "
-        "in ranking order."
+        "in the table's order (sorting or filtering the table reorders the bars)."
     )
-    return Markup(grouped_bars_svg(groups, series, title)), caption  # matplotlib's own SVG
+    return Markup(grouped_bars_svg(groups, series, title)), caption, positions
 
 
-def run_page(record: Mapping[str, Any], name: str) -> str:
+def run_page(record: RunRecord, name: str) -> str:
     """One run: identity, metrics, parameters, timing and environment; links to its JSON."""
-    run_id, dataset = str(record["run_id"]), str(record["dataset"])
+    public = public_record(record)
+    run_id, dataset = str(record.run_id), record.dataset
     facts = {
         "run id": run_id,
-        "method": record.get("method"),
+        "method": record.method,
         "dataset": dataset,
-        "source": record.get("source") or "measured",
-        "citation": record.get("citation"),
-        "seed": record.get("seed"),
-        "created": record.get("created_at"),
-        "plugin": " ".join(str(record[k]) for k in ("plugin", "plugin_version") if record.get(k)),
-        "dataset hash": record.get("dataset_hash"),
+        "source": record.source,
+        "citation": record.citation,
+        "seed": record.seed,
+        "created": record.created_at,
+        "plugin": " ".join(str(v) for v in (record.plugin, record.plugin_version) if v),
+        "dataset hash": record.dataset_hash,
         "train / valid / test / labels": " / ".join(
-            str(record.get(k, "-")) for k in ("n_train", "n_valid", "n_test", "n_labels")
+            "-" if v is None else str(v) for v in record.split_sizes.values()
         ),
-        "model size (bytes)": record.get("model_bytes"),
+        "model size (bytes)": record.model_bytes,
     }
     metrics = {
         metric_label(k): f"{100 * v:.2f}"
@@ -205,10 +302,10 @@ def run_page(record: Mapping[str, Any], name: str) -> str:
     sections = [
         ("Run", facts),
         ("Metrics (percent)", metrics),
-        ("Parameters", record.get("params") or {}),
-        ("Preprocessing", record.get("prep") or {}),
-        ("Timing", record.get("timing") or {}),
-        ("Environment", record.get("env") or {}),
+        ("Parameters", public.get("params") or {}),
+        ("Preprocessing", public.get("prep") or {}),
+        ("Timing", public.get("timing") or {}),
+        ("Environment", public.get("env") or {}),
     ]
     return _render(
         "run.html",
@@ -233,10 +330,10 @@ def _show(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _metrics(record: Mapping[str, Any]) -> dict[str, float]:
+def _metrics(record: RunRecord) -> dict[str, float]:
     return {
         k: float(v)
-        for k, v in (record.get("metrics") or {}).items()
+        for k, v in record.metrics.items()
         if isinstance(v, int | float) and not isinstance(v, bool)
     }
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from xmcbench.errors import XMCBenchError, naming_path
 from xmcbench.io import temp_file
+from xmcbench.paramspec import RUN_ONLY_PARAMS
 from xmcbench.plugins import metric_registry
 from xmcbench.results.record import (
     SCHEMA_VERSION,
@@ -51,13 +52,21 @@ __all__ = [
     "params_key",
     "read_record",
     "records_frame",
+    "runs_frame",
     "write_run",
 ]
 
-NON_PARAMS = ("seed", "device")  # passed to a method but not part of its configuration
+# passed to a method but not part of its configuration: the seed, and what only decides how a
+# run executes (thread counts, device, ...: xmcbench.paramspec.RUN_ONLY_PARAMS)
+NON_PARAMS = ("seed", *sorted(RUN_ONLY_PARAMS))
 _BASE_COLUMNS = [
     "run_id", "dataset", "method", "variant", "source", "reported", "citation", "seed",
     "params_key", "train_s", "predict_ms_per_doc", "model_bytes", "created_at", "path",
+]  # fmt: skip
+# `xmcbench results export`: measured runs only, so no reported/citation/source columns
+_EXPORT_COLUMNS = [
+    "run_id", "dataset", "method", "variant", "seed", "params_key", "train_s",
+    "predict_ms_per_doc", "model_bytes", "created_at", "path",
 ]  # fmt: skip
 
 
@@ -72,7 +81,7 @@ def new_run_id() -> str:
 
 
 def params_key(params: Mapping[str, Any] | None) -> str:
-    """Stable JSON of a configuration minus seed/device: runs differing only by seed share it."""
+    """Stable JSON of a configuration minus seed and run-only params: one key per configuration."""
     kept = {k: v for k, v in (params or {}).items() if k not in NON_PARAMS}
     return json.dumps(kept, sort_keys=True, separators=(",", ":"), default=jsonable)
 
@@ -239,6 +248,14 @@ def records_frame(records: Iterable[RunRecord | Mapping[str, Any]]) -> pd.DataFr
     frame["reported"] = frame["reported"].astype(bool)
     frame.insert(3, "variant", _variant_labels(frame))
     return frame
+
+
+def runs_frame(records: Iterable[RunRecord]) -> pd.DataFrame:
+    """One row per measured run, metrics as numeric columns: the flat table scripts read."""
+    frame = records_frame([r for r in records if not r.is_reported])
+    frame["model_bytes"] = _int_column(frame["model_bytes"])
+    metric_cols = [c for c in frame.columns if c not in _BASE_COLUMNS]
+    return frame[[*_EXPORT_COLUMNS, *metric_cols]].rename(columns={"params_key": "params"})
 
 
 def _int_column(values: pd.Series) -> pd.Series:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-__all__ = ["Table"]
+__all__ = ["Table", "metric_numbers"]
+
+
+def metric_numbers(mean: float | None, std: float | None, count: int) -> tuple[float | None, ...]:
+    """A metric cell's (mean, std) in percent, as `Table.numbers` holds it; None where none."""
+    if count == 0:
+        return (None, None)
+    return tuple(
+        None if value is None or math.isnan(value) else round(100 * float(value), 6)
+        for value in (mean, std)
+    )
 
 
 @dataclass(frozen=True)
@@ -22,6 +33,9 @@ class Table:
     column_groups: tuple[tuple[str, int], ...] = ()
     # headers of groups of rows: (index of the group's first row, header), in row order
     row_groups: tuple[tuple[int, str], ...] = ()
+    # the numbers behind the cells, for csv (empty: text only): per row, per column, None for a
+    # text cell, (count,) for a count, (mean, std) for a metric; None inside means missing
+    numbers: tuple[tuple[tuple[float | None, ...] | None, ...], ...] = ()
 
     def flat_columns(self) -> list[str]:
         """Column names prefixed by their spanning header (``Amazon-670K P@1``): flat formats."""

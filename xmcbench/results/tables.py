@@ -1,10 +1,12 @@
 """Comparison tables in the style of the paper's Tables 3 and 6: one per dataset, methods as rows.
 
-Cells are percent with two decimals; several runs of one configuration show ``mean ± std``
-(sample std) and their count in a Runs column; the best mean of each column is bold (ties all
-bold). Rows follow the paper's method order (unknown methods after it, alphabetically); within a
-method the reported row comes first, then measured variants by label. Reported rows end in
-`` [reported]`` in every format, and a footnote names the table they come from.
+Cells are percent with two decimals; several seeds of one configuration show ``mean ± std``
+(sample std) and their count in a Runs column (a seed run twice counts once, its latest run;
+run-only parameters such as thread counts make no configuration of their own); the best mean
+of each column is bold (ties all bold). Rows follow the paper's method order (unknown methods
+after it, alphabetically); within a method the reported row comes first, then measured variants
+by label. Reported rows end in `` [reported]`` in every format, and a footnote names the table
+they come from.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from xmcbench.results.labels import (
 )
 from xmcbench.results.rendering import markdown_escape, render
 from xmcbench.results.store import records_frame
-from xmcbench.results.table import Table
+from xmcbench.results.table import Table, metric_numbers
 
 # the names other modules import from here; each lives in the module of its job
 __all__ = [
@@ -119,10 +121,13 @@ def _dataset_table(
     show_runs = bool((~summary["reported"]).any())
     lead = ["Method", "Runs"] if show_runs else ["Method"]
     rows, best = [], set()
+    numbers = []
     for _, r in summary.iterrows():
         runs = ["-" if r["reported"] else str(r["runs"])] if show_runs else []
         cells = [format_cell(r[f"{c}:mean"], r[f"{c}:std"], int(r[f"{c}:n"])) for c in columns]
         rows.append((r["label"], *runs, *cells))
+        count = [(None if r["reported"] else float(r["runs"]),)] if show_runs else []
+        numbers.append((None, *count, *(_numbers(r, c) for c in columns)))
     for j, col in enumerate(columns):
         positions = best_positions(summary[f"{col}:mean"], registry.higher_is_better(col))
         best.update((i, len(lead) + j) for i in positions)
@@ -133,13 +138,22 @@ def _dataset_table(
         rows=tuple(rows),
         best=frozenset(best),
         notes=_notes(summary, columns),
+        numbers=tuple(numbers),
     )
+
+
+def _numbers(r: pd.Series, column: str) -> tuple[float | None, ...]:
+    """A metric's (mean, std) in percent, as the cell shows it (for csv)."""
+    return metric_numbers(r[f"{column}:mean"], r[f"{column}:std"], int(r[f"{column}:n"]))
 
 
 def _notes(summary: pd.DataFrame, columns: Sequence[str]) -> tuple[str, ...]:
     notes = ["Values in percent; the best of each column is in bold."]
     if any((summary[f"{c}:n"] > 1).any() for c in columns):
-        notes.append("a ± b: mean ± sample standard deviation over the runs counted in Runs.")
+        notes.append(
+            "a ± b: mean ± sample standard deviation over the seeds counted in Runs "
+            "(a seed run again counts once: its latest run)."
+        )
     citations = summary.loc[summary["reported"], "citation"]
     if len(citations):
         cited = "; ".join(sorted({c for c in citations if c})) or "the literature"

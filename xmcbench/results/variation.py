@@ -3,8 +3,9 @@
 Rows are the distinct values of the `by` parameters, labelled with the symbols the method's
 plugin declares (``K = 8, C = 160``). Datasets are row groups (``rows``, Tables 7 and 8) or
 column groups (``columns``, Tables 5 and 9). Seeds of one configuration are averaged
-(mean ± std); runs that differ in any other parameter are never merged: they get a group (or
-row) of their own and a note under the table says so.
+(mean ± std; a seed run twice counts once); runs that differ in any other parameter are never
+merged: they get a group (or row) of their own and a note under the table says so. Parameters
+that only decide how a run executes (`xmcbench.paramspec.RUN_ONLY_PARAMS`) set no run apart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from xmcbench.results.method_meta import (
     with_params,
 )
 from xmcbench.results.store import params_key, records_frame
+from xmcbench.results.table import metric_numbers
 from xmcbench.results.tables import (
     DEFAULT_METRICS,
     Table,
@@ -225,6 +227,7 @@ def rows_table(v: Variation, title: str) -> Table:
     """Datasets (and other-parameter configurations) as row groups, by-values as rows."""
     lead = [v.method, "Runs"]
     rows: list[tuple[str, ...]] = []
+    numbers: list[tuple] = []  # behind the cells, for csv
     groups: list[tuple[int, str]] = []
     best: set[tuple[int, int]] = set()
     for dataset in v.datasets:
@@ -243,6 +246,9 @@ def rows_table(v: Variation, title: str) -> Table:
                 (v.by_label(r["by"]), str(r["runs"]), *_cells(r, v.metrics))
                 for _, r in group.iterrows()
             )
+            numbers.extend(
+                (None, (float(r["runs"]),), *_numbers(r, v.metrics)) for _, r in group.iterrows()
+            )
     return Table(
         dataset=",".join(v.datasets),
         title=title,
@@ -251,6 +257,7 @@ def rows_table(v: Variation, title: str) -> Table:
         best=frozenset(best),
         notes=_notes(v, within_groups=True),
         row_groups=tuple(groups),
+        numbers=tuple(numbers),
     )
 
 
@@ -265,9 +272,10 @@ def columns_table(v: Variation, title: str) -> Table:
     order = {(r["by"], r["variant"]): r["variant_key"] for _, r in v.configs.iterrows()}
     keys = sorted(order, key=lambda k: (_row_key(k[0]), order[k], k[1]))
     index = {(r["dataset"], r["by"], r["variant"]): r for _, r in v.configs.iterrows()}
-    rows, means = [], {}
+    rows, means, numbers = [], {}, []
     for values, variant in keys:
         cells = [param_text(x) for x in values] + ([variant] if has_variant else [])
+        row_numbers: list[tuple | None] = [None] * len(cells)
         for dataset in v.datasets:
             r = index.get((dataset, values, variant))
             for col in v.metrics:
@@ -275,7 +283,9 @@ def columns_table(v: Variation, title: str) -> Table:
                     r[f"{col}:mean"] if r is not None else float("nan")
                 )
                 cells.append(_cells(r, [col])[0] if r is not None else MISSING)
+                row_numbers.append(_numbers(r, [col])[0] if r is not None else (None, None))
         rows.append(tuple(cells))
+        numbers.append(tuple(row_numbers))
     best = {
         (i, len(lead) + j)
         for j, ((_, col), series) in enumerate(means.items())
@@ -301,6 +311,7 @@ def columns_table(v: Variation, title: str) -> Table:
         notes=tuple(notes),
         align=(*["left"] * len(lead), *["right"] * len(columns)),
         column_groups=groups,
+        numbers=tuple(numbers),
     )
 
 
@@ -309,6 +320,11 @@ def _cells(r: pd.Series, metrics: Sequence[str]) -> list[str]:
         format_cell(r[f"{c}:mean"], r[f"{c}:std"], int(r[f"{c}:n"]), missing=MISSING)
         for c in metrics
     ]
+
+
+def _numbers(r: pd.Series, metrics: Sequence[str]) -> list[tuple[float | None, ...]]:
+    """The (mean, std) in percent behind `_cells` (for csv)."""
+    return [metric_numbers(r[f"{c}:mean"], r[f"{c}:std"], int(r[f"{c}:n"])) for c in metrics]
 
 
 def _notes(v: Variation, *, within_groups: bool) -> tuple[str, ...]:

@@ -38,6 +38,7 @@ from xmcbench.deep.estimator import train_config
 from xmcbench.deep.predict import PredictConfig, flat_evaluator
 from xmcbench.io import atomic_path
 from xmcbench.metrics import ndcg_at_k, precision_at_k
+from xmcbench.notes import note
 from xmcbench.types import Split
 
 from .beam import beam_search
@@ -149,7 +150,7 @@ class LevelTrainer:
         fingerprint: dict[str, Any],
         progress: bool = True,
         on_step: Callable[[int, int], None] | None = None,
-        log: Callable[[str], None] = print,
+        log: Callable[[str], None] = note,
         allowance: budget.Allowance | None = None,
         announce_loaded: bool = True,
     ) -> None:

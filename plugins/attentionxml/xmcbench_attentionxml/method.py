@@ -19,6 +19,7 @@ from xmcbench.deep.distributed import resolve_device
 from xmcbench.deep.estimator import DeepEstimator
 from xmcbench.deep.saving import NOT_A_CHECKPOINT, foreign_file, no_pickle_warnings
 from xmcbench.errors import XMCBenchError
+from xmcbench.notes import note
 from xmcbench.types import Split, TopK
 
 from . import __version__, auto, explain, tree_method
@@ -32,8 +33,8 @@ __all__ = ["AttentionXML", "resolve_device"]
 class AttentionXML(DeepEstimator):
     """AttentionXML: BiLSTM + one attention vector per label, flat or over label trees.
 
-    Every hyperparameter is a keyword (see `params.Hyperparams`); None means "take it from the
-    preset" (default preset: "auto", chosen from the data at fit time, see `auto.py`).
+    Every field of `params.Hyperparams` is a keyword; None means "take it from the preset"
+    (default preset: "auto", chosen from the data at fit time, see `auto.py`).
     `get_params()` returns the resolved values; `training_summary_` (after fit) the time budget,
     the seconds trained and what stopped training.
     """
@@ -47,57 +48,13 @@ class AttentionXML(DeepEstimator):
     network_class = AttentionXMLNet
     config_class = ModelConfig
 
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-        embedding_dim: int | None = None,
-        embedding_init: str | None = None,
-        freeze_embedding: bool | None = None,
-        hidden_size: int | None = None,
-        fc_sizes: tuple[int, ...] | list[int] | None = None,
-        embedding_dropout: float | None = None,
-        encoder_dropout: float | None = None,
-        attention_impl: str | None = None,
-        max_len: int | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        swa: bool | None = None,
-        swa_warmup: float | None = None,
-        eval_every: int | None = None,
-        patience: int | None = None,
-        clip_factor: float | None = None,
-        clip_window: int | None = None,
-        valid_size: int | None = None,
-        max_steps: int | None = None,
-        time_budget: float | str | None = None,
-        precision: str | None = None,
-        sparse_embedding: bool | None = None,
-        optimizer: str | None = None,
-        predict_batch_size: int | None = None,
-        ppmi_window: int | None = None,
-        ppmi_max_words: int | None = None,
-        tree_height: int | None = None,
-        tree_k: int | None = None,
-        tree_m: int | None = None,
-        candidates: int | None = None,
-        level_candidates: int | None = None,
-        trees: int | None = None,
-        tree_id: int | None = None,
-        parallel_trees: bool | None = None,
-        level_epochs: tuple[int, ...] | list[int] | None = None,
-        level_swa_warmup: tuple[int, ...] | list[int] | None = None,
-        level_init: str | None = None,
-    ) -> None:
-        given = {k: v for k, v in locals().items() if k in self.fields}
+    def __init__(self, preset: str | None = None, **params: Any) -> None:
+        """`preset`, then seed/device/progress and the hyperparameters by name (the signature
+        `inspect` shows lists them all, made from `Hyperparams` by the toolkit)."""
         self.auto_: auto.AutoChoice | None = None  # what the auto preset chose, once fitted
         self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
         self.level_: tuple[int, int] | None = None  # (tree, level) training stands at
-        self._setup(preset, seed, device, progress, given)
+        super().__init__(preset, **params)
 
     @classmethod
     def network_config(cls, hp: Hyperparams, vocab_size: int, n_labels: int) -> ModelConfig:
@@ -160,7 +117,7 @@ class AttentionXML(DeepEstimator):
             given = {k: v for k, v in self.explicit_params().items() if v is not None}
             self.auto_ = auto.with_overrides(chosen, given)
             if self.progress and distributed.is_main():
-                print(f"auto preset: {self.auto_.reason}")
+                note(f"auto preset: {self.auto_.reason}")
         if tree_method.uses_tree(self.hyperparams()):  # label tree (levels.py) or an ensemble
             fitted = tree_method.fit_trees(self, train, valid, Path(workdir), self._on_level_step)
             self.tree_models_, self.device_ = fitted.models, fitted.device

@@ -25,7 +25,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xmcbench import interrupts
+from xmcbench import interrupts, notes
 from xmcbench.deep import checkpoint
 from xmcbench.runtime import thread_count
 from xmcbench.types import Split
@@ -133,7 +133,7 @@ def _train_tree(
     sources: dict[str, str],
 ) -> None:
     """Worker: train one tree of `method` into `workdir` with `threads` threads; only the
-    `shown` one writes its log to stdout (errors still reach the parent). `sources`: the
+    `shown` one writes its log (to stderr; errors still reach the parent). `sources`: the
     parent's code hashes, so that the parent accepts the levels this process writes."""
     import torch
 
@@ -145,6 +145,7 @@ def _train_tree(
         interrupts.sigterm_as_interrupt(),  # also before the loop: stop cleanly, not killed
         open(os.devnull, "w") as sink,
         contextlib.redirect_stdout(sys.stdout if shown else sink),
+        notes.silenced(not shown),  # the others' notes and bars: nothing
     ):
         fit_trees(method, train, valid, Path(workdir))
 

@@ -2,16 +2,17 @@
 
 They are also grouped into typed sections, built once with the checks and handed whole to the
 code that reads them: ``hp.model`` (`ModelParams`, the network), ``hp.training`` (the engine's,
-`xmcbench.deep.params.TrainingSection`) and ``hp.tree`` (`TreeParams`, the label tree code in
-`levels` and `tree_method`, whose cross-field rules, K a power of two and tree_id among the
-trees, are checked there). The names users set, record and save stay flat.
+`xmcbench.deep.params.TrainingSection`), the toolkit's "data", "embedding" and "prediction"
+sections (`xmcbench.deep.params.SHARED_SECTIONS`) and ``hp.tree`` (`TreeParams`, the label tree
+code in `levels` and `tree_method`, whose cross-field rules, K a power of two and tree_id among
+the trees, are checked there). The names users set, record and save stay flat.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from xmcbench.deep.params import TRAINING_SPECS, DeepParamsBase, field_names
+from xmcbench.deep.params import TRAINING_SPECS, TrainingParams, field_names
 from xmcbench.errors import ParamError
 from xmcbench.paramspec import Param, choice, flag, fraction, integer, integers
 
@@ -81,41 +82,22 @@ class TreeParams:
 
 
 @dataclass(frozen=True)
-class Hyperparams(DeepParamsBase):
-    """Resolved hyperparameters (a preset overridden by explicit values); paper defaults."""
+class Hyperparams(TrainingParams):
+    """Resolved hyperparameters (a preset overridden by explicit values); paper defaults.
+
+    The toolkit's fields come first, declared once in `TrainingParams` (embedding, text length,
+    batching, the engine, prediction), whose defaults are the paper's (§3.3) and the original
+    code's; then the network's and the label tree's.
+    """
 
     # model (paper §2.4, §3.3)
-    embedding_dim: int = 300
-    embedding_init: str = "ppmi"  # "ppmi", "random", "glove" (GloVe 840B if downloaded) or a file
-    freeze_embedding: bool = False
     hidden_size: int = 256  # LSTM units per direction
     fc_sizes: tuple[int, ...] = (256,)  # shared fully connected layers, ReLU after each
-    embedding_dropout: float = 0.2
     encoder_dropout: float = 0.5
     attention_impl: str = "fast"  # "fast" (FC1 folded into attention) or "reference"
-    max_len: int = 500  # tokens kept per document
-    # training (paper §3.3, original code)
-    epochs: int = 30
-    batch_size: int = 40
-    lr: float = 1e-3
-    swa: bool = True
-    swa_warmup: float = 10  # epochs before SWA starts averaging (0.5 = mid first epoch)
-    eval_every: int = 100  # steps between validations (at least once per epoch)
-    patience: int = 50  # validations without nDCG@5 gain before stopping
-    clip_factor: float = 5.0  # clip to this x the recent gradient norms; 0 disables
-    clip_window: int = 5  # how many recent norms the clipping threshold remembers
-    valid_size: int = 200  # validation docs (carved from train when no valid split is given)
-    max_steps: int | None = None  # optional cap on optimizer steps (a budget)
-    time_budget: float | None = None  # seconds of training ("30m", "1h30m", 90); None = no budget
-    precision: str = "fp32"  # "fp32", "bf16" (autocast, CPU or GPU) or "fp16" (GPU only)
-    sparse_embedding: bool = False  # SparseAdam on a trainable embedding
     # "lazy" (authors' code): embedding rows and the candidates' attention vectors move only in
     # steps that give them a gradient (optim.LazyAdam); "dense": Adam moves every row every step
     optimizer: str = "lazy"
-    predict_batch_size: int = 128
-    # PPMI + SVD embedding initialisation
-    ppmi_window: int = 5
-    ppmi_max_words: int = 40_000
     # label tree (paper §2.2, §2.3, §3.7; Table 2): see levels.py
     tree_height: int = 0  # H, levels between root and leaves; 0 = flat (root + L leaves)
     tree_k: int = 8  # K = 2^c, children per node (also the cluster size M unless tree_m)
@@ -148,23 +130,56 @@ FIELDS: tuple[str, ...] = field_names(Hyperparams)
 # The type and range of every hyperparameter: the one place they are checked (Hyperparams).
 SPECS: dict[str, Param] = {
     **TRAINING_SPECS,  # the engine's (xmcbench.deep.params)
-    "hidden_size": integer(1),
-    "fc_sizes": integers(1),
-    "encoder_dropout": fraction(),
-    "attention_impl": choice(*ATTENTION_IMPLS),
-    "optimizer": choice(*OPTIMIZERS),
-    "tree_height": integer(0),
-    "tree_k": integer(2),
-    "tree_m": integer(1, optional=True),
-    "candidates": integer(1),
-    "level_candidates": integer(1, optional=True),
-    "trees": integer(1),
-    "tree_id": integer(0, optional=True),
-    "parallel_trees": flag(optional=True),
-    "level_epochs": integers(1, optional=True),
-    "level_swa_warmup": integers(0, optional=True),
-    "level_init": choice(*LEVEL_INITS),
+    "hidden_size": integer(1, help="LSTM units per direction of the BiLSTM encoder"),
+    "fc_sizes": integers(1, help="sizes of the fully connected layers after attention (ReLU)"),
+    "encoder_dropout": fraction(help="dropout rate on the BiLSTM's outputs"),
+    "attention_impl": choice(
+        *ATTENTION_IMPLS,
+        help="fast (same maths, first layer before attention) or reference (the paper's order)",
+    ),
+    "optimizer": choice(
+        *OPTIMIZERS,
+        help="lazy: only rows with a gradient move in a step (authors' code); dense: plain Adam",
+    ),
+    "tree_height": integer(
+        0, help="levels of the label tree below the root; 0: flat, one output per label"
+    ),
+    "tree_k": integer(
+        2, help="children per tree node, a power of two (and labels per leaf unless tree_m)"
+    ),
+    "tree_m": integer(1, optional=True, help="labels per leaf cluster (none: tree_k)"),
+    "candidates": integer(
+        1, help="parent nodes kept per document at each level, in training and beam search"
+    ),
+    "level_candidates": integer(
+        1,
+        optional=True,
+        help="candidate nodes per document below level 1 (none: candidates x tree_k)",
+    ),
+    "trees": integer(1, help="trees in the ensemble; tree i is trained with seed + i"),
+    "tree_id": integer(
+        0,
+        optional=True,
+        help="train only tree i of the ensemble, for separate jobs joined by merge (none: all)",
+    ),
+    "parallel_trees": flag(
+        optional=True,
+        help="on CPU, train the trees at once, a process each (none: when 2+ CPUs are free)",
+    ),
+    "level_epochs": integers(
+        1,
+        optional=True,
+        help="epochs per tree level, top first, the last for deeper levels (none: epochs)",
+    ),
+    "level_swa_warmup": integers(
+        0, optional=True, help="SWA warm-up epochs per tree level, top first (none: swa_warmup)"
+    ),
+    "level_init": choice(
+        *LEVEL_INITS,
+        help="deeper levels' attention vectors start random (the paper's) or as their parent's",
+    ),
 }
 Hyperparams.specs = SPECS  # read by DeepParamsBase.__post_init__ and `describe`
-# the typed parts, built by DeepParamsBase.__post_init__ ("training": the toolkit's)
+# the typed parts, built by DeepParamsBase.__post_init__ (data, embedding, training, prediction:
+# the toolkit's); every field is in one of them
 Hyperparams.sections = {"model": ModelParams, **Hyperparams.sections, "tree": TreeParams}

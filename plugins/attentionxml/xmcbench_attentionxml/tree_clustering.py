@@ -14,7 +14,10 @@ from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from xmcbench.notes import quiet
 
 from .tree_structure import _concat_ranges
 
@@ -272,7 +275,9 @@ def cluster_labels(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, disable=not progress, transient=False) as bar:
+    stderr = Console(stderr=True)  # stdout carries results only
+    shown = progress and not quiet() and stderr.is_terminal
+    with Progress(*columns, disable=not shown, transient=False, console=stderr) as bar:
         task = bar.add_task("label tree: balanced 2-means", total=depth)
         for d in range(depth):
             starts = np.searchsorted(cluster, np.arange((1 << d) + 1))  # (2^d + 1,)

@@ -29,6 +29,7 @@ from xmcbench.deep.distributed import resolve_device
 from xmcbench.deep.estimator import predict_config
 from xmcbench.deep.predict import PredictConfig
 from xmcbench.io import write_json
+from xmcbench.notes import note
 from xmcbench.types import Split, TopK
 
 from . import parallel
@@ -138,7 +139,7 @@ def fit_trees(
         **distributed.run_settings(),
     }  # fmt: skip
     models, summaries, ids = [], [], hp.tree.ids()
-    log = print if method.progress and distributed.is_main() else (lambda text: None)
+    log = note if method.progress and distributed.is_main() else (lambda text: None)
     workers = (
         1
         if distributed.active()

@@ -18,7 +18,6 @@ from torch import nn
 from xmcbench.deep.encoder import BiLSTMEncoder
 from xmcbench.deep.estimator import DeepEstimator
 from xmcbench.deep.layers import make_embedding
-from xmcbench.deep.params import field_names
 from xmcbench.deep.presets import resolve_preset
 from xmcbench.paramspec import Param, fraction, integer
 
@@ -59,13 +58,12 @@ class BiLSTMMaxPoolParams(DeepParams):
 
     specs: ClassVar[dict[str, Param]] = {
         **DeepParams.specs,
-        "hidden_size": integer(1),
-        "encoder_dropout": fraction(),
+        "hidden_size": integer(1, help="LSTM units per direction of the BiLSTM encoder"),
+        "encoder_dropout": fraction(help="dropout rate on the BiLSTM's outputs"),
     }
     sections: ClassVar[dict[str, type]] = {"model": BiLSTMMaxPoolModel, **DeepParams.sections}
 
 
-FIELDS = field_names(BiLSTMMaxPoolParams)
 DEFAULT_PRESET = "cpu"
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},  # AttentionXML's Table 2 encoder + XML-CNN's 512-unit bottleneck
@@ -122,8 +120,9 @@ class BiLSTMMaxPoolNet(BottleneckNet):
 class BiLSTMMaxPool(DeepEstimator):
     """BiLSTM + max-pooling + XML-CNN's fully connected layers, trained like AttentionXML.
 
-    Every hyperparameter is a keyword (see `BiLSTMMaxPoolParams`); None means "take it from the
-    preset" (default preset: "cpu"; "paper" is AttentionXML's encoder with XML-CNN's layers).
+    Every field of `BiLSTMMaxPoolParams` is a keyword of the constructor (the toolkit makes its
+    signature from them); None means "take it from the preset" (default preset: "cpu";
+    "paper" is AttentionXML's encoder with XML-CNN's layers).
     """
 
     name = "bilstm-maxpool"
@@ -134,44 +133,6 @@ class BiLSTMMaxPool(DeepEstimator):
     default_preset = DEFAULT_PRESET
     network_class = BiLSTMMaxPoolNet
     config_class = BiLSTMMaxPoolConfig
-
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-        embedding_dim: int | None = None,
-        embedding_init: str | None = None,
-        freeze_embedding: bool | None = None,
-        embedding_dropout: float | None = None,
-        max_len: int | None = None,
-        hidden_size: int | None = None,
-        encoder_dropout: float | None = None,
-        pooling_chunks: int | None = None,
-        bottleneck_size: int | None = None,
-        dropout: float | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        swa: bool | None = None,
-        swa_warmup: float | None = None,
-        eval_every: int | None = None,
-        patience: int | None = None,
-        clip_factor: float | None = None,
-        clip_window: int | None = None,
-        valid_size: int | None = None,
-        max_steps: int | None = None,
-        time_budget: float | str | None = None,
-        precision: str | None = None,
-        sparse_embedding: bool | None = None,
-        predict_batch_size: int | None = None,
-        ppmi_window: int | None = None,
-        ppmi_max_words: int | None = None,
-    ) -> None:
-        given = {k: v for k, v in locals().items() if k in FIELDS}
-        self._setup(preset, seed, device, progress, given)
 
     @classmethod
     def network_config(

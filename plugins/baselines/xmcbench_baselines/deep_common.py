@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from xmcbench.deep.layers import prior_logit
-from xmcbench.deep.params import TRAINING_SPECS, DeepParamsBase
+from xmcbench.deep.params import TrainingParams
 from xmcbench.deep.presets import CPU_TRAINING, DEMO_TRAINING
 from xmcbench.paramspec import Param, fraction, integer
 
@@ -97,41 +97,24 @@ class BottleneckNet(nn.Module):
 
 
 @dataclass(frozen=True)
-class DeepParams(DeepParamsBase):
-    """Hyperparameters every deep baseline shares (the engine's, same names as AttentionXML's)."""
+class DeepParams(TrainingParams):
+    """Hyperparameters every deep baseline shares: the toolkit's (`TrainingParams`, the names
+    and defaults AttentionXML has too) and XML-CNN's fully connected layers."""
 
-    embedding_dim: int = 300
-    embedding_init: str = "ppmi"  # "ppmi", "random" or a GloVe/word2vec text file
-    freeze_embedding: bool = False
     embedding_dropout: float = 0.25
-    max_len: int = 500
+    swa: bool = False  # Table 4 trains the baselines without SWA
     bottleneck_size: int = 512  # XML-CNN's shared low-dimensional hidden layer
     dropout: float = 0.5  # after the bottleneck
     pooling_chunks: int = 1  # p of dynamic max-pooling; 1 = max over time
-    epochs: int = 30
-    batch_size: int = 40
-    lr: float = 1e-3
-    swa: bool = False  # Table 4 trains the baselines without SWA
-    swa_warmup: float = 10
-    eval_every: int = 100
-    patience: int = 50
-    clip_factor: float = 5.0
-    clip_window: int = 5
-    valid_size: int = 200
-    max_steps: int | None = None
-    time_budget: float | None = None  # seconds of training ("30m", "1h30m", 90); None = no budget
-    precision: str = "fp32"
-    sparse_embedding: bool = False
-    predict_batch_size: int = 128
-    ppmi_window: int = 5
-    ppmi_max_words: int = 40_000
 
     # the type and range of every hyperparameter: the one place they are checked
     specs: ClassVar[dict[str, Param]] = {
-        **TRAINING_SPECS,
-        "bottleneck_size": integer(1),
-        "dropout": fraction(),
-        "pooling_chunks": integer(1),
+        **TrainingParams.specs,
+        "bottleneck_size": integer(1, help="units of the shared layer before the outputs"),
+        "dropout": fraction(help="dropout rate after the shared bottleneck layer"),
+        "pooling_chunks": integer(
+            1, help="equal pieces of the text each feature is max-pooled over; 1: whole text"
+        ),
     }
 
     @property

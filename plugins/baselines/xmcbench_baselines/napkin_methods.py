@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,15 @@ import numpy as np
 from napkinxc.models import PLT
 
 from xmcbench.errors import XMCBenchError, naming_path
-from xmcbench.paramspec import Param, check_params, choice, flag, integer, number
+from xmcbench.paramspec import (
+    Param,
+    check_params,
+    choice,
+    describe_signature,
+    flag,
+    integer,
+    number,
+)
 from xmcbench.saved_run import construct_saved, read_saved_array
 from xmcbench.types import Split, TopK
 
@@ -40,21 +49,29 @@ TREE_TYPES = (  # napkinXC 0.7's offline tree constructions
 
 # the type and range of every hyperparameter: the one place they are checked
 SPECS: dict[str, Param] = {
-    "tree_type": choice(*TREE_TYPES),
-    "arity": integer(2),
-    "max_leaves": integer(1),
-    "kmeans_eps": number(0, low_open=True),
-    "kmeans_balanced": flag(),
-    "loss": choice("log", "logistic", "l2", "squaredHinge"),
-    "liblinear_c": number(0, low_open=True),
-    "liblinear_eps": number(0, low_open=True),
-    "liblinear_max_iter": integer(1),
-    "weights_threshold": number(0),
-    "ensemble": integer(1),
-    "tree_search_type": choice("exact", "beam"),  # prediction
-    "beam_search_width": integer(1),  # prediction, with tree_search_type "beam"
-    "n_threads": integer(1, optional=True),  # None: every core
+    "tree_type": choice(*TREE_TYPES, help="how the label tree is built"),
+    "arity": integer(2, help="children per tree node"),
+    "max_leaves": integer(1, help="most labels in a leaf"),
+    "kmeans_eps": number(0, low_open=True, help="stopping tolerance of the tree's k-means"),
+    "kmeans_balanced": flag(help="balanced k-means: children of equal size"),
+    "loss": choice("log", "logistic", "l2", "squaredHinge", help="loss of the node classifiers"),
+    "liblinear_c": number(
+        0, low_open=True, help="cost C of the node classifiers (larger: less regularised)"
+    ),
+    "liblinear_eps": number(0, low_open=True, help="stopping tolerance of liblinear"),
+    "liblinear_max_iter": integer(1, help="most liblinear iterations per node classifier"),
+    "weights_threshold": number(0, help="node classifier weights below this are dropped"),
+    "ensemble": integer(1, help="trees in the ensemble"),
+    "tree_search_type": choice(
+        "exact", "beam", help="prediction: exact top-k search or beam search"
+    ),
+    "beam_search_width": integer(1, help="prediction: beam width when tree_search_type is beam"),
+    "n_threads": integer(
+        1, optional=True, help="threads to train and predict with (none: every core)"
+    ),
 }
+# described with the others; checked by __init__ (its error message predates the specs)
+DETERMINISTIC = flag(help="train on one thread: runs with the same seed are identical, slower")
 
 
 class ProbabilisticLabelTrees:
@@ -103,6 +120,11 @@ class ProbabilisticLabelTrees:
         self.model_: PLT | None = None
         self.model_dir_: Path | None = None
         self.label_map_: np.ndarray | None = None  # (L',) int32 model label -> dataset label
+
+    @classmethod
+    def describe(cls, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every parameter's default, type and meaning, for `xmcbench methods plt`."""
+        return describe_signature(cls, {**SPECS, "deterministic": DETERMINISTIC}, fixed)
 
     def get_params(self) -> dict[str, Any]:
         """Every hyperparameter, as recorded with the result."""

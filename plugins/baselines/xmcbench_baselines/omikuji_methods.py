@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import shutil
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,15 @@ import omikuji
 import scipy.sparse as sp
 
 from xmcbench.errors import XMCBenchError, naming_path
-from xmcbench.paramspec import Param, check_params, choice, flag, integer, number
+from xmcbench.paramspec import (
+    Param,
+    check_params,
+    choice,
+    describe_signature,
+    flag,
+    integer,
+    number,
+)
 from xmcbench.saved_run import construct_saved, read_saved_array
 from xmcbench.types import Split, TopK
 
@@ -36,24 +45,38 @@ LOSSES = {"hinge": omikuji.LossType.HINGE, "log": omikuji.LossType.LOG}
 
 # the type and range of every hyperparameter: the one place they are checked
 SPECS: dict[str, Param] = {
-    "n_trees": integer(1),
-    "min_branch_size": integer(1),
-    "max_depth": integer(1),
-    "centroid_threshold": number(0),
-    "collapse_every_n_layers": integer(0),
-    "linear_loss": choice(*LOSSES),
-    "linear_c": number(0, low_open=True),
-    "linear_eps": number(0, low_open=True),
-    "linear_weight_threshold": number(0),
-    "linear_max_iter": integer(1),
-    "cluster_k": integer(2),
-    "cluster_balanced": flag(),
-    "cluster_eps": number(0, low_open=True),
-    "cluster_min_size": integer(1),
-    "beam_size": integer(1),  # prediction: beam width of the tree search
-    "max_sparse_density": number(0, 1),  # prediction: densify denser weight vectors
-    "n_threads": integer(1, optional=True),  # None: every core
+    "n_trees": integer(1, help="trees in the forest"),
+    "min_branch_size": integer(1, help="a node with at most this many labels becomes a leaf"),
+    "max_depth": integer(1, help="most levels of a tree"),
+    "centroid_threshold": number(0, help="label centroid entries below this are dropped"),
+    "collapse_every_n_layers": integer(
+        0, help="merge this many adjacent layers into one, for wider shallower trees (0: none)"
+    ),
+    "linear_loss": choice(*LOSSES, help="loss of the node classifiers"),
+    "linear_c": number(
+        0, low_open=True, help="cost C of the node classifiers (larger: less regularised)"
+    ),
+    "linear_eps": number(
+        0, low_open=True, help="stopping tolerance of the node classifiers' solver"
+    ),
+    "linear_weight_threshold": number(0, help="node classifier weights below this are dropped"),
+    "linear_max_iter": integer(1, help="most solver iterations per node classifier"),
+    "cluster_k": integer(2, help="children per node: the k of the k-means that splits labels"),
+    "cluster_balanced": flag(help="balanced k-means (false: regular k-means, as Bonsai)"),
+    "cluster_eps": number(0, low_open=True, help="stopping tolerance of the k-means"),
+    "cluster_min_size": integer(
+        1, help="labels of smaller clusters are moved to others (regular k-means only)"
+    ),
+    "beam_size": integer(1, help="prediction: beam width of the tree search"),
+    "max_sparse_density": number(
+        0, 1, help="prediction: weight vectors denser than this are stored dense (0: never)"
+    ),
+    "n_threads": integer(
+        1, optional=True, help="threads to train and predict with (none: every core)"
+    ),
 }
+# described with the others; checked by __init__ (only false is possible)
+DETERMINISTIC = flag(help="must be false: omikuji takes no seed, so runs differ (see the class)")
 
 
 class PartitionedLabelTrees:
@@ -108,6 +131,11 @@ class PartitionedLabelTrees:
         self.model_: omikuji.Model | None = None
         self.label_map_: np.ndarray | None = None  # (L',) int32 model label -> dataset label
         self._pristine: Path | None = None  # saved copy taken before densifying, for `save`
+
+    @classmethod
+    def describe(cls, fixed: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Every parameter's default, type and meaning, for `xmcbench methods parabel`."""
+        return describe_signature(cls, {**SPECS, "deterministic": DETERMINISTIC}, fixed)
 
     def get_params(self) -> dict[str, Any]:
         """Every hyperparameter, as recorded with the result."""

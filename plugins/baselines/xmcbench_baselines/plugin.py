@@ -14,7 +14,7 @@ LINEAR_TREE_TAGS = ("tree-based", "linear")  # label trees of linear classifiers
 
 @hookimpl
 def register_methods(register: Callable[..., Any]) -> None:
-    """Register parabel, bonsai (omikuji), plt (napkinXC) and the deep xml-cnn, bilstm-maxpool."""
+    """Register parabel, bonsai, plt, xr-linear (linear, CPU) and xml-cnn, bilstm-maxpool (deep)."""
     register(
         "parabel",
         "xmcbench_baselines.omikuji_methods:PartitionedLabelTrees",
@@ -35,6 +35,14 @@ def register_methods(register: Callable[..., Any]) -> None:
         "xmcbench_baselines.napkin_methods:ProbabilisticLabelTrees",
         description="Probabilistic label trees (Jasinska et al. 2016) via napkinXC, logistic "
         "node classifiers on TF-IDF; CPU-only, device ignored",
+        tags=LINEAR_TREE_TAGS,
+    )
+    register(
+        "xr-linear",
+        "xmcbench_baselines.pecos_methods:XRLinear",
+        description="XR-Linear (Yu et al. 2022) via PECOS: hierarchical k-means tree over PIFA "
+        "label embeddings, linear rankers on TF-IDF, beam search; CPU-only, device ignored",
+        aliases=("xrlinear",),
         tags=LINEAR_TREE_TAGS,
     )
     register(

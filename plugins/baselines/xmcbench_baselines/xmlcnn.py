@@ -19,7 +19,6 @@ from torch.nn import functional as F
 
 from xmcbench.deep.estimator import DeepEstimator
 from xmcbench.deep.layers import make_embedding
-from xmcbench.deep.params import field_names
 from xmcbench.deep.presets import resolve_preset
 from xmcbench.paramspec import Param, integer, integers
 
@@ -59,13 +58,12 @@ class XMLCNNParams(DeepParams):
 
     specs: ClassVar[dict[str, Param]] = {
         **DeepParams.specs,
-        "filter_sizes": integers(1),
-        "num_filters": integer(1),
+        "filter_sizes": integers(1, help="widths of the convolution filters, in words"),
+        "num_filters": integer(1, help="feature maps per filter width"),
     }
     sections: ClassVar[dict[str, type]] = {"model": XMLCNNModel, **DeepParams.sections}
 
 
-FIELDS = field_names(XMLCNNParams)
 DEFAULT_PRESET = "cpu"
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},  # the published configuration (the dataclass defaults)
@@ -133,8 +131,9 @@ class XMLCNNNet(BottleneckNet):
 class XMLCNN(DeepEstimator):
     """XML-CNN trained by the deep toolkit (as AttentionXML is); flat output over every label.
 
-    Every hyperparameter is a keyword (see `XMLCNNParams`); None means "take it from the preset"
-    (default preset: "cpu"; "paper" is the published configuration).
+    Every field of `XMLCNNParams` is a keyword of the constructor (the toolkit makes its
+    signature from them); None means "take it from the preset" (default preset: "cpu";
+    "paper" is the published configuration).
     """
 
     name = "xml-cnn"
@@ -145,44 +144,6 @@ class XMLCNN(DeepEstimator):
     default_preset = DEFAULT_PRESET
     network_class = XMLCNNNet
     config_class = XMLCNNConfig
-
-    def __init__(
-        self,
-        preset: str | None = None,
-        *,
-        seed: int = 0,
-        device: str = "auto",
-        progress: bool = True,
-        embedding_dim: int | None = None,
-        embedding_init: str | None = None,
-        freeze_embedding: bool | None = None,
-        embedding_dropout: float | None = None,
-        max_len: int | None = None,
-        filter_sizes: tuple[int, ...] | list[int] | None = None,
-        num_filters: int | None = None,
-        pooling_chunks: int | None = None,
-        bottleneck_size: int | None = None,
-        dropout: float | None = None,
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        swa: bool | None = None,
-        swa_warmup: float | None = None,
-        eval_every: int | None = None,
-        patience: int | None = None,
-        clip_factor: float | None = None,
-        clip_window: int | None = None,
-        valid_size: int | None = None,
-        max_steps: int | None = None,
-        time_budget: float | str | None = None,
-        precision: str | None = None,
-        sparse_embedding: bool | None = None,
-        predict_batch_size: int | None = None,
-        ppmi_window: int | None = None,
-        ppmi_max_words: int | None = None,
-    ) -> None:
-        given = {k: v for k, v in locals().items() if k in FIELDS}
-        self._setup(preset, seed, device, progress, given)
 
     @classmethod
     def network_config(cls, hp: XMLCNNParams, vocab_size: int, n_labels: int) -> XMLCNNConfig:

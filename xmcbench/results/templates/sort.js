@@ -23,6 +23,7 @@
     Array.prototype.forEach.call(head.cells, function (h) { h.removeAttribute("aria-sort"); });
     th.setAttribute("aria-sort", direction);
     table.setAttribute("data-sorted", th.getAttribute("data-key") + ":" + direction);
+    table.dispatchEvent(new CustomEvent("xmcbench:sorted"));  // the chart follows (board.js)
   }
   function onClick(event) {
     var th = event.currentTarget, current = th.getAttribute("aria-sort");

@@ -65,7 +65,7 @@ def register_reports(register: Callable[..., Any]) -> None:
         )
     register(
         "figure2",
-        "xmcbench.results.figures:psp_figure",
+        f"{_HERE}.reports:figure2",
         kind=FIGURE,
         description="Figure 2: PSP@k of the label tree-based methods",
     )

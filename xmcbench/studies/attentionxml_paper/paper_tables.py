@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from xmcbench.errors import UnknownNameError, XMCBenchError
+from xmcbench.results.grouping import latest_per_seed
 from xmcbench.results.method_meta import (
     Specs,
     describe_labelled,
@@ -129,7 +130,7 @@ def hyperparameter_table(
     labels = specs[method].param_labels
     runs = with_params(frame[~frame["reported"] & (frame["method"] == method)])
     chosen = _choose_datasets(runs, datasets, method)
-    runs = runs[runs["dataset"].isin(chosen)]
+    runs = latest_per_seed(runs[runs["dataset"].isin(chosen)])  # a seed run twice counts once
     configs = (
         runs.groupby(["dataset", "params_key"], sort=False)
         .agg(

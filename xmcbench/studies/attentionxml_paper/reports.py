@@ -10,7 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from xmcbench.errors import XMCBenchError
+from xmcbench.results.lookup import NoRunsError
 from xmcbench.results.method_meta import Specs
+from xmcbench.results.record import RunRecord
 from xmcbench.results.tables import Table, metric_label
 from xmcbench.results.variation import COLUMNS, ROWS, variation_tables
 from xmcbench.studies.attentionxml_paper.paper_tables import (
@@ -21,9 +23,16 @@ from xmcbench.studies.attentionxml_paper.paper_tables import (
     stacked_comparison,
 )
 
-__all__ = [f"table{i}" for i in range(2, 10)]
+__all__ = [*(f"table{i}" for i in range(2, 10)), "figure2"]
 
 Records = Iterable[Mapping[str, Any]]
+
+
+def figure2(records: Records, output: Any, **options: Any) -> Any:
+    """Figure 2: PSP@1/3/5 of the label tree-based methods, one panel per dataset."""
+    from xmcbench.results.figures import psp_figure
+
+    return psp_figure(records, output, figure_name="Figure 2", **options)
 
 
 def table2(
@@ -35,6 +44,9 @@ def table2(
     include_reported: bool = True,
 ) -> list[Table]:
     """Table 2: one method's hyperparameters, train hours, test ms/sample and model size."""
+    records = list(records)
+    if not methods:
+        _require_runs("table2", (), records, specs)
     return [hyperparameter_table(records, specs=specs, datasets=datasets, methods=methods)]
 
 
@@ -125,6 +137,9 @@ def _variation(
     include_reported: bool = True,
 ) -> list[Table]:
     by, layout, metrics, title = _VARIATIONS[name]
+    records = list(records)
+    if not methods:
+        _require_runs(name, by, records, specs)
     return variation_tables(
         list(records),
         by,
@@ -134,6 +149,33 @@ def _variation(
         methods=methods,
         layout=layout,
         title=title,
+    )
+
+
+def _require_runs(name: str, symbols: Sequence[str], records: list[Any], specs: Specs) -> None:
+    """One clear line when no measured run is of a method whose plugin declares `symbols`.
+
+    Parameter tables show the runs of a method that names its parameters by the paper's symbols
+    (``Trees`` for AttentionXML's ``trees``); without such runs the table would fail on the
+    first symbol as an unknown parameter, which tells nothing about what is missing.
+    """
+    declaring = sorted(
+        method
+        for method, spec in specs.items()
+        if spec.param_labels and all(s in spec.param_labels.values() for s in symbols)
+    )
+    measured = {r.method for r in map(RunRecord.coerce, records) if not r.is_reported}
+    if measured & set(declaring):
+        return
+    what = f"by {', '.join(symbols)}" if symbols else "with their parameters' symbols"
+    if not declaring:
+        raise XMCBenchError(
+            f"{name} tabulates runs {what}, and no loaded method declares "
+            f"{'them' if symbols else 'any'}: is the plugin that provides them installed?"
+        )
+    raise NoRunsError(  # nothing to show, like an empty results folder: exit 1
+        f"{name} tabulates runs of {' or '.join(declaring)} {what}; "
+        f"there are none in these results (run one first: xmcbench run {declaring[0]} ...)"
     )
 
 
