@@ -1,9 +1,10 @@
 """The README's example outputs are what the current code prints.
 
-Every ```console block preceded by ``<!-- example -->`` in README.md and docs/*.md is replayed:
-its ``$ xmcbench ...`` commands run in order, in one scratch folder with its own
-XMCBENCH_HOME, and each command's stdout must equal the lines shown under it once run ids,
-dates and machine-dependent timings are masked.
+Every block preceded by ``<!-- example -->`` in README.md and docs/*.md is replayed, in
+document order, in one scratch folder with its own XMCBENCH_HOME:
+- a ```console block: each ``$ xmcbench ...`` command's stdout must equal the lines under it;
+- a ```python block: the code's stdout must equal the next fenced block (after "prints").
+Run ids, dates and machine-dependent timings are masked on both sides.
 """
 
 from __future__ import annotations
@@ -25,17 +26,20 @@ MARKER = "<!-- example -->"
 MASKS = [
     (re.compile(r"\d{8}T\d{6}Z(-[0-9a-f]{8})?"), "<run>"),
     (re.compile(r"\d+(\.\d+)? (s|ms/doc|MB)\b"), "<n> \\2"),
+    # `results list`: the train seconds and the date of each run
+    (re.compile(r"\d+\.\d{2}  \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"), "<n>  <date>"),
 ]
 
 
 @dataclass
 class Example:
-    """One command of a marked block and the stdout the document shows for it."""
+    """One command (or Python program) of a marked block and the stdout the document shows."""
 
     source: str
     line: int
     command: str
     expected: list[str]
+    python: bool = False
 
 
 def examples_in(path: Path) -> list[Example]:
@@ -47,7 +51,13 @@ def examples_in(path: Path) -> list[Example]:
         if lines[i].strip() != MARKER:
             i += 1
             continue
-        assert lines[i + 1].startswith("```console"), f"{path.name}:{i + 2}: marker without block"
+        fence = lines[i + 1]
+        assert fence in ("```console", "```python"), f"{path.name}:{i + 2}: marker without block"
+        if fence == "```python":
+            code, i = fenced(lines, i + 1)
+            output, i = fenced(lines, next(j for j in range(i, len(lines)) if lines[j] == "```"))
+            found.append(Example(path.name, i, "\n".join(code), output, python=True))
+            continue
         i += 2
         while i < len(lines) and not lines[i].startswith("```"):
             if lines[i].startswith("$ "):
@@ -56,6 +66,12 @@ def examples_in(path: Path) -> list[Example]:
                 found[-1].expected.append(lines[i])
             i += 1
     return found
+
+
+def fenced(lines: list[str], start: int) -> tuple[list[str], int]:
+    """The lines inside the fenced block opening at `start`, and the index after it closes."""
+    end = next(j for j in range(start + 1, len(lines)) if lines[j].startswith("```"))
+    return lines[start + 1 : end], end + 1
 
 
 def documents() -> list[Path]:
@@ -97,10 +113,14 @@ def test_example_prints_what_the_document_shows(
     example: Example, scratch: tuple[Path, dict[str, str]]
 ) -> None:
     folder, env = scratch
-    argv = shlex.split(example.command)
-    assert argv[0] == "xmcbench", f"{example.source}:{example.line}: not an xmcbench command"
+    if example.python:
+        argv = [sys.executable, "-c", example.command]
+    else:
+        words = shlex.split(example.command)
+        assert words[0] == "xmcbench", f"{example.source}:{example.line}: not an xmcbench command"
+        argv = [sys.executable, "-m", "xmcbench", *words[1:]]
     done = subprocess.run(
-        [sys.executable, "-m", "xmcbench", *argv[1:]],
+        argv,
         cwd=folder,
         env=env,
         capture_output=True,
@@ -108,6 +128,7 @@ def test_example_prints_what_the_document_shows(
         timeout=300,
     )
     assert done.returncode == 0, done.stderr
+    shown = example.command.splitlines()[0]
     assert masked(done.stdout.splitlines()) == masked(example.expected), (
-        f"{example.source}:{example.line}: `{example.command}` printed\n{done.stdout}"
+        f"{example.source}:{example.line}: `{shown}` printed\n{done.stdout}"
     )

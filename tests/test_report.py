@@ -90,13 +90,13 @@ def specs() -> dict:
 
 
 def measured(records, method="attentionxml", **params) -> list[dict]:
-    """The measured records of `method` whose params include `params`."""
+    """The measured records of `method` whose params include `params`, as their JSON dicts."""
     return [
-        r
+        r.to_dict()
         for r in records
-        if r.get("source") == "measured"
-        and r["method"] == method
-        and all(r["params"].get(k) == v for k, v in params.items())
+        if not r.is_reported
+        and r.method == method
+        and all(r.params.get(k) == v for k, v in params.items())
     ]
 
 

@@ -56,7 +56,7 @@ STUDY = textwrap.dedent(
 
 
     def build(records, *, specs, datasets, methods, include_reported):
-        n = sum(1 for r in records if r["source"] == "reported")
+        n = sum(1 for r in records if r.is_reported)
         return [Table(dataset="toyset", title="Toy table", columns=("reported rows",),
                       rows=((str(n),),))]
     '''

@@ -83,28 +83,28 @@ def reported(dataset: str, method: str) -> dict:
     ],
 )
 def test_reported_spot_values(dataset, method, metric, value):
-    assert reported(dataset, method)["metrics"][metric] == pytest.approx(value, abs=1e-9)
+    assert reported(dataset, method).metrics[metric] == pytest.approx(value, abs=1e-9)
 
 
 def test_reported_records_shape_and_provenance():
     records = reported_records()
     assert len(records) == 59
-    pairs = {(r["dataset"], r["method"]) for r in records}
+    pairs = {(r.dataset, r.method) for r in records}
     assert ("wiki-500k", "xml-cnn") not in pairs and ("amazon-670k", "mlc2seq") not in pairs
     assert ("amazon-3m", "proxml") not in pairs and ("eurlex-4k", "proxml") in pairs
-    assert all(r["source"] == "reported" and r["timing"] is None for r in records)
-    assert reported("eurlex-4k", "xt")["citation"] == "You et al. 2019, Table 3"
-    assert reported("eurlex-4k", "parabel")["citation"] == "You et al. 2019, Table 6"
-    assert reported("eurlex-4k", "attentionxml")["params"] == {"trees": 3}
-    assert reported("eurlex-4k", "attentionxml-1")["params"] == {"trees": 1}
-    assert "Table 3 prints p@3 = 70.39" in reported("eurlex-4k", "dismec")["notes"]
+    assert all(r.is_reported and r.timing is None for r in records)
+    assert reported("eurlex-4k", "xt").citation == "You et al. 2019, Table 3"
+    assert reported("eurlex-4k", "parabel").citation == "You et al. 2019, Table 6"
+    assert reported("eurlex-4k", "attentionxml").params == {"trees": 3}
+    assert reported("eurlex-4k", "attentionxml-1").params == {"trees": 1}
+    assert "Table 3 prints p@3 = 70.39" in reported("eurlex-4k", "dismec").extra["notes"]
 
 
 def test_table6_is_preferred_where_the_tables_disagree():
-    assert reported("eurlex-4k", "dismec")["metrics"]["p@3"] == pytest.approx(0.7038)
-    assert reported("wiki10-31k", "xml-cnn")["metrics"]["p@1"] == pytest.approx(0.8142)
+    assert reported("eurlex-4k", "dismec").metrics["p@3"] == pytest.approx(0.7038)
+    assert reported("wiki10-31k", "xml-cnn").metrics["p@1"] == pytest.approx(0.8142)
     (t3,) = reported_records(tables=["table3"], datasets=["eurlex-4k"], methods=["dismec"])
-    assert t3["metrics"]["p@3"] == pytest.approx(0.7039) and "psp@1" not in t3["metrics"]
+    assert t3.metrics["p@3"] == pytest.approx(0.7039) and "psp@1" not in t3.metrics
 
 
 def test_listed_discrepancies_are_exactly_the_differences():

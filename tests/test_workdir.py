@@ -255,3 +255,20 @@ def test_no_model_folder_without_its_record(tmp_path: Path, monkeypatch) -> None
         run(request, get_plugins(), log=lambda *_: None)
     assert [p.name for p in models_dir().iterdir()] == ["work"]  # no model without a record
     assert list((models_dir() / "work").iterdir()) == []
+
+
+def test_training_time_adds_earlier_processes_of_the_same_code_only(tmp_path: Path) -> None:
+    from xmcbench.train_clock import TrainClock
+
+    # an earlier process of this code trained 100 s before it was interrupted
+    (tmp_path / "elapsed.json").write_text('{"train_s": 100.0, "sessions": 1, "code": "abc v1"}')
+    resumed = TrainClock(tmp_path, code="abc v1")
+    assert (resumed.before_s, resumed.sessions) == (100.0, 1)
+    resumed.start()
+    resumed.stop()
+    assert resumed.resumes == 1 and resumed.total_s >= 100.0
+    # the code changed in between: the run starts afresh, and so does its clock
+    other = TrainClock(tmp_path, code="def v1")
+    other.start()
+    other.stop()
+    assert other.resumes == 0 and other.total_s < 100.0

@@ -193,7 +193,9 @@ def _train_and_record(
     from .results.store import new_run_id, write_run
 
     code_version = _git_sha()  # the code that trains: the checkout may change during a long run
-    clock = TrainClock(work.path)  # adds the seconds of earlier, interrupted processes
+    plugin = plugins.info[spec.plugin].version if spec.plugin in plugins.info else ""
+    # adds the seconds of earlier, interrupted processes that ran this same code
+    clock = TrainClock(work.path, f"{code_version} xmcbench {__version__} {spec.plugin} {plugin}")
     clock.start()
     try:
         method.fit(dataset.train, dataset.valid, work.path)

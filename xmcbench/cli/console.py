@@ -64,11 +64,12 @@ def echo(text: str) -> None:
 
 
 def titled_table(title: str, **options: Any) -> Table:
-    """A rich table at least as wide as its title, so that the title stays on one line.
+    """A rich table at least as wide as its title, so that the title stays on one line, and
+    the title flush left, so that a log or a pipe shows it without padding.
 
     (Rich wraps a title to its table's width: "... (seed" over "0)".)
     """
-    return Table(title=title, min_width=cell_len(title), **options)
+    return Table(title=title, min_width=cell_len(title), title_justify="left", **options)
 
 
 def json_text(obj: Any) -> str:

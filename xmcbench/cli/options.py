@@ -21,7 +21,6 @@ __all__ = [
     "DEBUG_HELP",
     "DEVICES",
     "FORMATS",
-    "REPORT_NAMES",
     "RUN_EXAMPLES",
     "add_device_option",
     "add_examples",
@@ -40,7 +39,6 @@ __all__ = [
 DEBUG_HELP = "show the full traceback of an error (also: XMCBENCH_DEBUG=1)"
 DEVICES = ("auto", "cpu", "cuda")
 # for --help only; xmcbench.results.report.REPORTS is the authority
-REPORT_NAMES = (*(f"table{i}" for i in range(2, 10)), "figure2")
 PREP_HELP = (
     "a preprocessing option, e.g. max_len=300 (also max_vocab, min_count, tfidf, valid_size, "
     "valid_seed); repeat for more"

@@ -18,7 +18,6 @@ from .base import Command
 from .console import console, echo
 from .options import (
     FORMATS,
-    REPORT_NAMES,
     add_results_option,
     datasets_option,
     ints_option,
@@ -144,7 +143,11 @@ def cmd_leaderboard(args: argparse.Namespace, plugins: Plugins) -> int:
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", metavar="NAME", help=f"one of {', '.join(REPORT_NAMES)}")
+    parser.add_argument(
+        "name",
+        metavar="NAME",
+        help="a report a study registers, e.g. the paper's table2..table9 or figure2",
+    )
     add_results_option(parser, "result directory")
     parser.add_argument("--format", choices=FORMATS, help="default: from --output's suffix")
     parser.add_argument("--datasets", help="comma-separated names")

@@ -171,7 +171,12 @@ def _print_outcomes(outcomes: list[Any]) -> None:
 
 
 def _fuse_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", metavar="RUN", help="run id, unique prefix, or record")
+    parser.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN",
+        help="run id, a unique prefix or suffix of one, or a record",
+    )
     parser.add_argument("--weights", help="one per run, e.g. 0.7,0.3 (default: equal)")
     parser.add_argument(
         "--combine",

@@ -6,16 +6,14 @@ on disk. Measured runs and the paper's reported numbers are both records; `is_re
 them apart. Keys the typed fields do not name (a fused run's ``fusion``, a reported row's
 ``notes``, anything newer) are kept in `extra` and written back unchanged.
 
-For code written against the older dict records, a RunRecord also reads as a read-only mapping
-(``record["method"]``, ``record.get("seed")``): the leaderboard site's pages (results/site.py,
-while they move to templates) and some table tests still read it so. New code reads attributes.
+Code reads a record's attributes; `to_dict` gives the JSON form.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,7 +53,7 @@ _OPTIONAL = ("params_before_fit", "topk_k", "ranking_k", "topk_file")
 
 
 @dataclass(frozen=True)
-class RunRecord(Mapping[str, Any]):
+class RunRecord:
     """One run: what ran on what data, its scores, cost and environment; JSON keys as fields."""
 
     method: str
@@ -177,23 +175,6 @@ class RunRecord(Mapping[str, Any]):
             ranking_k=ranking_k,
             topk_file=topk_file_name(run_id),
         )
-
-    # ------------------------------------------------------------------ read-only mapping
-
-    def __getitem__(self, key: str) -> Any:
-        """``record["method"]``: the JSON key's value, for code written against dict records."""
-        if key in _KEY_ORDER:
-            value = getattr(self, key)
-            if key in _OPTIONAL and value is None:
-                raise KeyError(key)
-            return value
-        return self.extra[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.to_dict())
-
-    def __len__(self) -> int:
-        return len(self.to_dict())
 
 
 _KEY_ORDER = (

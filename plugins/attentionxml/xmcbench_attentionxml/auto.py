@@ -66,7 +66,7 @@ CPU_FLAT: dict[str, Any] = {"trees": 3}
 # thread (bench_parallel_trees.py: 99 docs/s on 2 threads, 2 x 102 in two processes), so on two
 # cores two trees cost no more time than one. debian-depends, 30 minutes: one tree 71.56 /
 # 46.66 / 35.05, two trees in turn (15 minutes each) 71.09 / 45.87 / 34.00, two trees at once
-# (with level_init="parent") 72.87 / 47.92 / 35.90.
+# (with level_init="parent") 72.87 / 47.92 / 35.90, rerun with a record 73.08 / 48.08 / 36.12.
 CPU_TREE_MAX = 3
 CPU_TREE_LEVEL_INIT = "parent"  # see levels.init_from_level_above
 GPU_SMALL: dict[str, Any] = {  # Table 2's EUR-Lex / Wiki10-31K setting
