@@ -31,7 +31,9 @@ SMALL_TREES = {
     "parabel": {"min_branch_size": 8},
     "bonsai": {"min_branch_size": 8, "cluster_k": 4},
     "plt": {"max_leaves": 8},
+    "xr-linear": {"max_leaf_size": 8},
 }
+NO_PECOS = importlib.util.find_spec("pecos") is None
 
 
 def make_split(name: str, n: int, rng: np.random.Generator) -> Split:
@@ -217,8 +219,17 @@ def test_a_misspelled_parameter_is_a_clear_error():
         build("parabel", linear_cc=1.0)
 
 
-@pytest.mark.parametrize("name", ["parabel", "plt"])
-def test_missing_tfidf_features_is_a_clear_error(name, data, tmp_path):
+@pytest.mark.parametrize(
+    "name,named",  # the method, and the name its error gives (omikuji's for parabel and bonsai)
+    [
+        ("parabel", "omikuji"),
+        ("plt", "plt"),
+        pytest.param(
+            "xr-linear", "xr-linear", marks=pytest.mark.skipif(NO_PECOS, reason="needs libpecos")
+        ),
+    ],
+)
+def test_missing_tfidf_features_is_a_clear_error(name, named, data, tmp_path):
     train, _ = data
     bare = Split(
         name="train",
@@ -228,7 +239,7 @@ def test_missing_tfidf_features_is_a_clear_error(name, data, tmp_path):
         vocab=train.vocab,
         label_names=train.label_names,
     )
-    with pytest.raises(XMCBenchError, match="needs TF-IDF features"):
+    with pytest.raises(XMCBenchError, match=f"'{named}' needs TF-IDF features"):
         build(name).fit(bare, None, tmp_path)
 
 

@@ -208,20 +208,6 @@ def test_an_error_inside_pecos_is_one_line_naming_the_method(data, tmp_path, mon
     )
 
 
-def test_missing_tfidf_features_is_a_clear_error(data, tmp_path):
-    train = data[0]
-    bare = Split(
-        name="train",
-        tokens=train.tokens,
-        offsets=train.offsets,
-        labels=train.labels,
-        vocab=train.vocab,
-        label_names=train.label_names,
-    )
-    with pytest.raises(XMCBenchError, match="'xr-linear' needs TF-IDF features"):
-        build().fit(bare, None, tmp_path)
-
-
 def rewrite_npz(path: Path, **changes) -> None:
     """Replace arrays of a saved .npz (as a tampered model folder would)."""
     with np.load(path, allow_pickle=True) as saved:

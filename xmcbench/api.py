@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import XMCBenchError
 from .evaluation import EvaluationError, evaluate, inv_propensity, scores_to_topk
+from .preflight import DEVICES
 from .types import Dataset
 
 if TYPE_CHECKING:
@@ -32,8 +33,6 @@ __all__ = [
     "run",
     "scores_to_topk",
 ]
-
-DEVICES = ("auto", "cpu", "cuda")  # what `run` accepts, as `xmcbench run --device`
 
 
 def load_dataset(

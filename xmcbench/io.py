@@ -107,7 +107,7 @@ def write_text(target: str | Path, text: str, *, private: bool = False) -> None:
 
 def write_json(target: str | Path, data: Any, *, private: bool = False) -> None:
     """Write `data` as indented JSON (numpy values and paths included) atomically."""
-    text = json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n"
+    text = json.dumps(data, indent=2, sort_keys=False, default=jsonable) + "\n"
     write_text(target, text, private=private)
 
 
@@ -117,7 +117,9 @@ def write_npz(target: str | Path, **arrays: np.ndarray) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """numpy scalars and arrays, and paths, as JSON values (json.dumps' `default`); anything else
+    is refused."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

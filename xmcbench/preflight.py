@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .run_setup import RunRequest
 
 __all__ = [
+    "DEVICES",
     "check_device",
     "check_output_file",
     "check_outputs",
@@ -29,6 +30,8 @@ __all__ = [
     "results_to_read",
 ]
 
+
+DEVICES = ("auto", "cpu", "cuda")  # what a run accepts (`--device`, `xmcbench.run(device=)`)
 
 # ---------------------------------------------------------------- environment
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import XMCBenchError
 from ..plugins import Plugins
+from ..preflight import DEVICES
 from ..results.formats import FORMATS  # light: table formats, no pandas
 from ..values import parse_assignments, read_config
 
@@ -37,8 +38,6 @@ __all__ = [
 ]
 
 DEBUG_HELP = "show the full traceback of an error (also: XMCBENCH_DEBUG=1)"
-DEVICES = ("auto", "cpu", "cuda")
-# for --help only; xmcbench.results.report.REPORTS is the authority
 PREP_HELP = (
     "a preprocessing option, e.g. max_len=300 (also max_vocab, min_count, tfidf, valid_size, "
     "valid_seed); repeat for more"

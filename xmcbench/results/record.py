@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from xmcbench.errors import XMCBenchError
+from xmcbench.io import jsonable
 from xmcbench.results.names import SAFE_NAME
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "TEMPORARY_GLOBS",
     "RunRecord",
     "check_name",
-    "jsonable",
     "read_record",
     "record_files",
     "record_path",
@@ -205,17 +203,6 @@ def _problem(data: Any) -> str | None:
         if data.get(name) is not None and not isinstance(data[name], dict):
             return f"{name!r} is {data[name]!r}, not an object"
     return None
-
-
-def jsonable(value: Any) -> Any:
-    """numpy scalars and arrays, and paths, as JSON values; anything else is refused."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def read_record(path: Path | str) -> RunRecord:

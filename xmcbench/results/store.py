@@ -25,13 +25,12 @@ import numpy as np
 import pandas as pd
 
 from xmcbench.errors import XMCBenchError, naming_path
-from xmcbench.io import temp_file
+from xmcbench.io import jsonable, temp_file
 from xmcbench.paramspec import RUN_ONLY_PARAMS
 from xmcbench.plugins import metric_registry
 from xmcbench.results.record import (
     SCHEMA_VERSION,
     RunRecord,
-    jsonable,
     read_record,
     record_files,
     record_path,

@@ -141,7 +141,7 @@ def _variation(
     if not methods:
         _require_runs(name, by, records, specs)
     return variation_tables(
-        list(records),
+        records,
         by,
         specs=specs,
         metrics=metrics,
