@@ -68,7 +68,10 @@ def test_list_prints_one_row_per_run_with_its_precision(results, capsys) -> None
         assert cells[1:3] == ["synthetic-tiny", record["method"]]
         assert cells[4] == f"{100 * record['metrics']['p@1']:.2f}"
         assert cells[6] == f"{100 * record['metrics']['p@5']:.2f}"
-    assert [r.split()[0] for r in rows] == sorted(runs)  # oldest first: ids sort by time
+    # oldest first, by the time each run finished (to the microsecond: two runs in one second
+    # still list in order)
+    finished = sorted(runs, key=lambda run_id: runs[run_id]["created_at"])
+    assert [r.split()[0] for r in rows] == finished
 
 
 def test_list_filters_by_method_and_dataset(results, capsys) -> None:

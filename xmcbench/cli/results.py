@@ -121,7 +121,7 @@ def _list(args: argparse.Namespace, plugins: Plugins) -> int:
             "-" if r.seed is None else str(r.seed),
             *(_percent(r.metrics.get(f"p@{k}")) for k in DEFAULT_KS),
             _seconds(r.train_s),
-            (r.created_at or "-").replace("T", " ").removesuffix("Z"),
+            (r.created_at or "-")[:19].replace("T", " "),
         ]
         for r in runs
     ]

@@ -219,8 +219,11 @@ def read_record(path: Path | str) -> RunRecord:
 
 
 def timestamp() -> str:
-    """Now in UTC as records write ``created_at``: ``2026-11-24T02:31:00Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Now in UTC as records write ``created_at``: ``2026-11-24T02:31:00.123456Z``.
+
+    Microseconds, so runs finished within one second still list in the order they finished.
+    """
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 # --------------------------------------------------------------------------- files
