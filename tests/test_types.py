@@ -52,3 +52,13 @@ def test_topk_from_scores_sorts_best_first_and_pads_short_rows():
     padded = TopK.from_scores(scores, 5)
     assert padded.labels[0].tolist() == [1, 2, 0, -1, -1]
     assert np.isneginf(padded.scores[0, 3:]).all()
+
+
+def test_topk_from_scores_ranks_equal_scores_by_lower_label_id():
+    """Ties go to the lower id, as `xmcbench.evaluate` ranks score matrices: runs repeat."""
+    scores = np.array([[0.5, 0.2, 0.5, 0.5, 0.9], [1, 1, 1, 1, 1]], dtype=np.float32)
+    top = TopK.from_scores(scores, 3)
+    assert top.labels.tolist() == [[4, 0, 2], [0, 1, 2]]
+    assert np.allclose(top.scores, [[0.9, 0.5, 0.5], [1, 1, 1]])
+    with pytest.raises(ValueError, match="row 1 hold NaN"):
+        TopK.from_scores(np.array([[0.1, 0.2], [np.nan, 0.3]]), 1)

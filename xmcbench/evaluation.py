@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from .errors import UnknownNameError, XMCBenchError
 from .metrics import DEFAULT_KS, PROPENSITY_A, PROPENSITY_B, inverse_propensity, label_ids
-from .types import Dataset, TopK
+from .types import Dataset, TopK, dense_topk_ids
 
 if TYPE_CHECKING:
     from .registry import MetricSpec
@@ -26,8 +26,6 @@ __all__ = ["EvaluationError", "evaluate", "inv_propensity", "scores_to_topk"]
 
 Predictions: TypeAlias = "TopK | np.ndarray | sp.spmatrix | sp.sparray | Sequence[Sequence[int]]"
 TrueLabels: TypeAlias = "sp.spmatrix | sp.sparray | np.ndarray | Sequence[Sequence[int]]"
-
-_BLOCK_CELLS = 1 << 22  # score cells ranked at once: bounds the temporary arrays of a dense top-k
 
 
 class EvaluationError(XMCBenchError, ValueError):
@@ -296,31 +294,11 @@ def _checked_ids(predictions: np.ndarray | Sequence[Sequence[int]], k: int) -> n
 
 
 def _dense_topk(scores: np.ndarray, k: int) -> np.ndarray:
-    """Top k of each row of a dense score matrix, ranked by (score desc, label id asc)."""
-    n, n_labels = scores.shape
-    out = np.full((n, k), -1, dtype=np.int64)  # (n, k)
-    width = min(k, n_labels)
-    if width == 0 or n == 0:
-        return out
-    step = max(1, _BLOCK_CELLS // n_labels)
-    for start in range(0, n, step):
-        block = scores[start : start + step]  # (b, L)
-        if block.dtype == np.bool_ or block.dtype.itemsize < 4:
-            block = block.astype(np.float32)
-        if np.isnan(block).any():
-            row = start + int(np.isnan(block).any(axis=1).argmax())
-            raise EvaluationError(f"scores of row {row} hold NaN")
-        # the width-th largest score of each row; every score above it is in the top
-        threshold = np.partition(block, n_labels - width, axis=1)[:, n_labels - width]  # (b,)
-        above = block > threshold[:, None]  # (b, L)
-        tied = block == threshold[:, None]
-        room = width - above.sum(axis=1)  # (b,) places left for the tied scores, lowest ids first
-        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
-        cols = np.nonzero(chosen)[1].reshape(len(block), width)  # (b, width), ascending ids
-        values = np.take_along_axis(block, cols, axis=1)
-        order = np.argsort(-values, axis=1, kind="stable")  # ties keep the lower id first
-        out[start : start + len(block), :width] = np.take_along_axis(cols, order, axis=1)
-    return out
+    """`dense_topk_ids` with its NaN complaint as an EvaluationError."""
+    try:
+        return dense_topk_ids(scores, k)
+    except ValueError as exc:
+        raise EvaluationError(str(exc)) from None
 
 
 def _sparse_topk(scores: Any, k: int) -> np.ndarray:

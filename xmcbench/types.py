@@ -148,18 +148,53 @@ class TopK:
 
     @classmethod
     def from_scores(cls, scores: np.ndarray, k: int) -> TopK:
-        """Top k of a dense (n, L) score block, sorted best first (for small blocks only)."""
-        k_eff = min(k, scores.shape[1])
-        part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff]  # (n, k) unordered
-        part_scores = np.take_along_axis(scores, part, axis=1)
-        order = np.argsort(-part_scores, axis=1, kind="stable")
-        labels = np.take_along_axis(part, order, axis=1).astype(np.int32)
-        top = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
-        if k_eff < k:  # fewer labels than k: pad with "no prediction"
-            pad = ((0, 0), (0, k - k_eff))
-            labels = np.pad(labels, pad, constant_values=-1)
-            top = np.pad(top, pad, constant_values=-np.inf)
-        return cls(labels=labels, scores=top)
+        """Top k of a dense (n, L) score matrix, best first, equal scores by lower label id.
+
+        Rows with fewer than k labels are padded with -1 ("no prediction") scored -inf.
+        """
+        scores = np.asarray(scores)
+        labels = dense_topk_ids(scores, k)  # (n, k) int64, -1 past the labels
+        present = labels >= 0
+        top = np.take_along_axis(scores, np.where(present, labels, 0), axis=1)  # (n, k)
+        return cls(
+            labels=labels.astype(np.int32),
+            scores=np.where(present, top, -np.inf).astype(np.float32),
+        )
+
+
+BLOCK_CELLS = 1 << 22  # score cells ranked at once: bounds the temporary arrays of a dense top-k
+
+
+def dense_topk_ids(scores: np.ndarray, k: int) -> np.ndarray:
+    """Top k label ids of each row of a dense (n, L) score matrix, (n, k) int64, best first.
+
+    Deterministic: equal scores rank the lower label id first; -1 fills rows past L labels.
+    Works in blocks of rows (`BLOCK_CELLS`); ValueError names the first row holding NaN.
+    """
+    n, n_labels = scores.shape
+    out = np.full((n, k), -1, dtype=np.int64)  # (n, k)
+    width = min(k, n_labels)
+    if width == 0 or n == 0:
+        return out
+    step = max(1, BLOCK_CELLS // n_labels)
+    for start in range(0, n, step):
+        block = scores[start : start + step]  # (b, L)
+        if block.dtype == np.bool_ or block.dtype.itemsize < 4:
+            block = block.astype(np.float32)
+        if np.isnan(block).any():
+            row = start + int(np.isnan(block).any(axis=1).argmax())
+            raise ValueError(f"scores of row {row} hold NaN")
+        # the width-th largest score of each row; every score above it is in the top
+        threshold = np.partition(block, n_labels - width, axis=1)[:, n_labels - width]  # (b,)
+        above = block > threshold[:, None]  # (b, L)
+        tied = block == threshold[:, None]
+        room = width - above.sum(axis=1)  # (b,) places left for the tied scores, lowest ids first
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
+        cols = np.nonzero(chosen)[1].reshape(len(block), width)  # (b, width), ascending ids
+        values = np.take_along_axis(block, cols, axis=1)
+        order = np.argsort(-values, axis=1, kind="stable")  # ties keep the lower id first
+        out[start : start + len(block), :width] = np.take_along_axis(cols, order, axis=1)
+    return out
 
 
 @runtime_checkable
