@@ -364,3 +364,24 @@ def test_compare_ks_that_is_not_integers_is_a_usage_error(by, tmp_path, capsys, 
     code = main(["compare", *by, "--ks", "1,x", "--results", str(tmp_path)])
     assert code == 2
     one_error_line(capsys, code, "--ks expects comma-separated integers, got '1,x'")
+
+
+@pytest.mark.parametrize("method", ["parabel", "bonsai", "plt"])
+def test_a_linear_method_on_data_without_tfidf_fails_before_training_naming_it(
+    method, tmp_path, capsys, monkeypatch
+):
+    """The error names the method as the user called it (not its library), before any fit."""
+    needs_library(method)
+    from xmcbench.plugins import get_plugins
+
+    cls = get_plugins().methods.get(method).load()  # the class the runner will build
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started on a dataset without TF-IDF features")
+
+    monkeypatch.setattr(cls, "fit", refuse)
+    results = tmp_path / "results"
+    code = main(["run", method, *TINY, "--prep", "tfidf=false", "--results", str(results)])
+    line = one_error_line(capsys, code, f"method {method!r} needs TF-IDF features", "tfidf")
+    assert "omikuji" not in line and "napkin" not in line
+    assert not results.exists() or not any(results.rglob("*.json"))

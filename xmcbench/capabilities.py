@@ -11,6 +11,10 @@ Merge: a method whose separately trained parts (say the trees of an ensemble, tr
 ``tree_id=i`` jobs) combine into one model exposes ``merge(paths) -> method``, a classmethod
 over saved model folders.
 
+Features: a method that reads TF-IDF rows (``Split.features``) sets the class attribute
+``needs_features = True``; the runner then refuses a dataset without them before any training,
+naming the method as the user called it.
+
 A capability is declared by the method's own class defining it, never inherited from a shared
 base: the deep methods' base (`xmcbench.deep.estimator.DeepEstimator`) defines neither, so a
 network without attention (XML-CNN) does not appear to have it.
@@ -27,12 +31,23 @@ import numpy as np
 from .errors import XMCBenchError
 from .types import Split
 
-__all__ = ["MergeableMethod", "attention_weights", "can_merge", "has_attention"]
+__all__ = [
+    "MergeableMethod",
+    "attention_weights",
+    "can_merge",
+    "has_attention",
+    "needs_features",
+]
 
 
 def has_attention(method: Any) -> bool:
     """Whether `method` offers ``attention(split, rows, labels) -> list of (T, k) arrays``."""
     return callable(getattr(method, "attention", None))
+
+
+def needs_features(method: Any) -> bool:
+    """Whether `method` (a method or its class) trains and predicts on TF-IDF features."""
+    return getattr(method, "needs_features", False) is True
 
 
 @runtime_checkable

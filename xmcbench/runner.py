@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .capabilities import needs_features
 from .errors import XMCBenchError
 from .evaluation import evaluate, inv_propensity
 from .interrupts import deferred
@@ -164,6 +165,7 @@ def run(
         f"{len(dataset.test)} test, "
         f"{dataset.n_labels} labels"
     )
+    _check_features(request.method, method, dataset)
     params = effective_params(method, {**spec.params, **method_params})
     workdir = workdir_for(request, dataset, params)
     if secondary:  # rank 0 holds the work folder and does all the reading and writing in it
@@ -177,6 +179,19 @@ def run(
     except BaseException:
         work.finish(failed=True)  # kept only with a checkpoint the same command can resume
         raise
+
+
+def _check_features(name: str, method: Any, dataset: Dataset) -> None:
+    """A method on TF-IDF rows, given a dataset without them: one line naming both, no training."""
+    if not needs_features(method):
+        return
+    bare = [split.name for split in (dataset.train, dataset.test) if split.features is None]
+    if bare:
+        raise XMCBenchError(
+            f"method {name!r} needs TF-IDF features, but dataset {dataset.name!r} has none in "
+            f"its {' and '.join(bare)} split{'s' if len(bare) > 1 else ''}; prepare it with "
+            "tfidf enabled (the default: leave out --prep tfidf=false)"
+        )
 
 
 def _train_and_record(

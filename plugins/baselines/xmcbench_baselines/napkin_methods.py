@@ -86,6 +86,8 @@ class ProbabilisticLabelTrees:
     keeps `n_threads`), which makes runs with the same seed bit-identical, at single-core speed.
     """
 
+    needs_features = True  # TF-IDF rows: checked by the runner before training
+
     def __init__(
         self,
         *,

@@ -86,6 +86,8 @@ class PartitionedLabelTrees:
     ``deterministic`` is recorded as false and asking for true is an error.
     """
 
+    needs_features = True  # TF-IDF rows: checked by the runner before training
+
     NOT_DETERMINISTIC = (
         "omikuji 0.5.2 takes no seed: its k-means initial centroids and liblinear shuffles come "
         "from rand::thread_rng, seeded from OS entropy, so runs differ even on one thread "

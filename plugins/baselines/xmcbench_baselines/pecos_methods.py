@@ -89,6 +89,8 @@ class XRLinear:
     The number of labels PECOS returns per document (its ``only_topk``) is the harness's k.
     """
 
+    needs_features = True  # TF-IDF rows: checked by the runner before training
+
     def __init__(
         self,
         *,
