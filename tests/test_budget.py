@@ -88,6 +88,10 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     assert many.values["tree_height"] == 1 and many.values["tree_k"] == 32
     assert many.values["trees"] == 2  # budget-bound: as many trees as train at once
     assert many.values["level_init"] == "parent"
+    # budget-bound trees train with lighter dropout than flat models, which overfit first
+    assert (many.values["embedding_dropout"], many.values["encoder_dropout"]) == (0.1, 0.3)
+    assert (few.values["embedding_dropout"], few.values["encoder_dropout"]) == (0.2, 0.5)
+    assert "dropout 0.1/0.3" in many.reason and "dropout" not in few.reason
     assert "label tree H=1 K=32 C=16" in many.reason and "2 trees at once (2 CPUs)" in many.reason
     assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=1).values["trees"] == 1
     assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=16).values["trees"] == 3

@@ -101,8 +101,8 @@ class AttentionXML(DeepEstimator):
     def _describe_notes(cls) -> dict[str, str]:
         return {
             AUTO: "values before the data is seen on CPU; at fit time max_len and the label tree "
-            "(tree_height, tree_k, candidates) follow the data, and a GPU takes the paper's "
-            "settings without a time budget (auto.py)"
+            "(tree_height, tree_k, candidates; on CPU a tree also trains with lighter dropout) "
+            "follow the data, and a GPU takes the paper's settings without a time budget (auto.py)"
         }
 
     # ------------------------------------------------------------------ fit / predict
