@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 
-from xmcbench_attentionxml import levels  # noqa: E402
+from xmcbench_attentionxml import levels, path  # noqa: E402
 from xmcbench_attentionxml.beam import beam_search  # noqa: E402
 from xmcbench_attentionxml.candidates import (  # noqa: E402
     CandidateTrainingData,
@@ -162,6 +164,60 @@ def test_narrow_beam_keeps_the_top_c_parents_at_each_level() -> None:
         short = 3 - len(beam)  # two parents may hold fewer than 3 leaves: -1 / 0 slots
         assert list(beam) + [-1] * short == nodes[i].tolist()
         np.testing.assert_allclose([*beam.values()] + [0.0] * short, scores[i], rtol=1e-5)
+
+
+def test_path_exponent_tempers_the_ancestors_of_the_last_level() -> None:
+    tree, split = tiny_tree(), tiny_split()
+    nets = [tiny_net(tree.n_nodes(d), seed=20 + d) for d in (1, 2, 3)]
+    config = PredictConfig(max_len=10, batch_size=3, device=torch.device("cpu"))
+    nodes, scores = beam_search(nets, tree, split, 16, 5, config, path_exponent=0.5)
+    tokens, lengths = (
+        torch.from_numpy(split.padded().astype(np.int64)),
+        torch.from_numpy(split.lengths),
+    )
+    with torch.no_grad():
+        leaf = torch.sigmoid(nets[2](tokens, lengths)).numpy()[
+            :, tree.label_to_node(3)[tree.label_of_leaf]
+        ]
+    full = brute_force_leaf_probs(nets, tree, split)  # p1 * p2 * p3 of every leaf
+    tempered = leaf * (full / leaf) ** 0.5  # p3 * (p1 * p2)^0.5
+    expected = np.argsort(-tempered, axis=1)[:, :5]
+    assert (nodes == expected).all()
+    np.testing.assert_allclose(scores, np.take_along_axis(tempered, expected, 1), rtol=1e-4)
+
+
+def test_path_exponent_is_chosen_on_validation_and_kept_by_save(dataset, tmp_path) -> None:
+    kw = {**TINY, "tree_height": 1, "epochs": 1}
+    paper = AttentionXML("demo", seed=2, **kw)
+    assert paper.hyperparams().tree.path_exponent == 1.0  # the paper's product by default
+    model = AttentionXML("demo", seed=2, path_exponent=0, **kw)  # 0: choose on validation
+    model.fit(dataset.train, dataset.valid, tmp_path / "w")
+    summary = model.training_summary_
+    assert model.path_exponent_ in path.PATH_EXPONENTS
+    assert summary["path_exponent"] == model.path_exponent_
+    scores = summary["path_exponent_ndcg@5"]
+    assert max(scores.values()) == scores[f"{model.path_exponent_:g}"]
+    model.save(tmp_path / "m")
+    again = AttentionXML.load(tmp_path / "m")
+    assert again.path_exponent_ == model.path_exponent_
+    want, got = model.predict(dataset.test, 5), again.predict(dataset.test, 5)
+    assert (want.labels == got.labels).all()
+    model.path_exponent_ = 1.0 if model.path_exponent_ != 1.0 else 0.25
+    assert not np.allclose(model.predict(dataset.test, 5).scores, want.scores)
+
+
+def test_choosing_the_path_exponent_prefers_the_papers_on_ties(monkeypatch) -> None:
+    tree, split = tiny_tree(), tiny_split()
+    nets = [tiny_net(tree.n_nodes(d), seed=30 + d) for d in (1, 2, 3)]
+    config = PredictConfig(max_len=10, batch_size=3, device=torch.device("cpu"))
+    model = levels.TreeModel(tree, nets)
+    monkeypatch.setattr(path, "ndcg_at_k", lambda *args: 0.5)  # every exponent scores the same
+    assert path.choose_exponent([model], split, 4, config)[0] == 1.0
+    monkeypatch.undo()
+    chosen, scores = path.choose_exponent([model], split, 4, config)
+    assert set(scores) == set(path.PATH_EXPONENTS) and scores[chosen] == max(scores.values())
+    flat = levels.TreeModel(SimpleNamespace(height=0), [nets[0]])  # no ancestors to weigh
+    assert path.choose_exponent([flat], split, 4, config) == (1.0, {})
 
 
 # ----------------------------------------------------------------------------- ensembles

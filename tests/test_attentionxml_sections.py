@@ -12,7 +12,7 @@ from xmcbench.errors import ParamError
 
 TREE_FIELDS = {
     "tree_height", "tree_k", "tree_m", "candidates", "level_candidates", "trees", "tree_id",
-    "parallel_trees", "level_epochs", "level_swa_warmup", "level_init",
+    "parallel_trees", "level_epochs", "level_swa_warmup", "level_init", "path_exponent",
 }  # fmt: skip
 
 

@@ -92,6 +92,9 @@ def test_auto_picks_flat_or_tree_by_labels_and_says_why() -> None:
     assert (many.values["embedding_dropout"], many.values["encoder_dropout"]) == (0.1, 0.3)
     assert (few.values["embedding_dropout"], few.values["encoder_dropout"]) == (0.2, 0.5)
     assert "dropout 0.1/0.3" in many.reason and "dropout" not in few.reason
+    # a budget-bound tree's levels combine by an exponent chosen on validation; GPU: the paper's
+    assert many.values["path_exponent"] == 0 and "path exponent chosen" in many.reason
+    assert "path_exponent" not in few.values
     assert "label tree H=1 K=32 C=16" in many.reason and "2 trees at once (2 CPUs)" in many.reason
     assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=1).values["trees"] == 1
     assert auto.choose(auto.DataShape(40_000, 29_000, 61.0), "cpu", cpus=16).values["trees"] == 3

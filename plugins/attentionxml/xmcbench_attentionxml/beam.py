@@ -73,11 +73,13 @@ def beam_search(
     first_level: int = 1,
     parents: np.ndarray | None = None,
     parent_scores: np.ndarray | None = None,
+    path_exponent: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, final_width) node ids (-1 = none) at level first_level + len(models) - 1 and scores.
 
     `models[i]` scores level first_level + i; when first_level > 1 the (n, C) beam of the level
-    above is given as `parents`/`parent_scores`. Intermediate levels keep `width` nodes.
+    above is given as `parents`/`parent_scores`. Intermediate levels keep `width` nodes. The
+    last level's scores are its probabilities times the path's to `path_exponent` (`path.py`).
     """
     for model in models:
         model.eval()
@@ -99,7 +101,10 @@ def beam_search(
             sco = torch.from_numpy(np.asarray(parent_scores[rows], np.float32)).to(config.device)
         for offset, model in enumerate(models):
             level = first_level + offset
-            keep = final_width if offset == len(models) - 1 else width
+            last = offset == len(models) - 1
+            keep = final_width if last else width
+            if last and sco is not None and path_exponent != 1.0:
+                sco = sco.pow(path_exponent)  # (b, C) ancestors' path probabilities, tempered
             par, sco = beam_step(model, tree, level, tokens, lens, par, sco, keep, config.precision)
         assert par is not None and sco is not None
         out_nodes[rows], out_scores[rows] = par.cpu().numpy(), sco.cpu().numpy()

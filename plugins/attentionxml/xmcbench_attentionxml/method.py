@@ -24,7 +24,7 @@ from xmcbench.types import Split, TopK
 
 from . import __version__, auto, explain, tree_method
 from .model import AttentionXMLNet, ModelConfig, model_config
-from .params import Hyperparams
+from .params import CHOOSE_EXPONENT, Hyperparams
 from .presets import AUTO, DEFAULT_PRESET, PRESETS, resolve
 
 __all__ = ["AttentionXML", "resolve_device"]
@@ -54,6 +54,7 @@ class AttentionXML(DeepEstimator):
         self.auto_: auto.AutoChoice | None = None  # what the auto preset chose, once fitted
         self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
         self.level_: tuple[int, int] | None = None  # (tree, level) training stands at
+        self.path_exponent_: float | None = None  # label trees: as fitted (path.py)
         super().__init__(preset, **params)
 
     @classmethod
@@ -101,7 +102,8 @@ class AttentionXML(DeepEstimator):
     def _describe_notes(cls) -> dict[str, str]:
         return {
             AUTO: "values before the data is seen on CPU; at fit time max_len and the label tree "
-            "(tree_height, tree_k, candidates; on CPU a tree also trains with lighter dropout) "
+            "(tree_height, tree_k, candidates; on CPU a tree also trains with lighter dropout "
+            "and weighs its levels by an exponent chosen on validation) "
             "follow the data, and a GPU takes the paper's settings without a time budget (auto.py)"
         }
 
@@ -122,6 +124,7 @@ class AttentionXML(DeepEstimator):
             fitted = tree_method.fit_trees(self, train, valid, Path(workdir), self._on_level_step)
             self.tree_models_, self.device_ = fitted.models, fitted.device
             self.training_summary_ = fitted.summary
+            self.path_exponent_ = fitted.path_exponent
         else:
             self._fit_network(train, valid, Path(workdir), device)
         if self.auto_ is not None and self.training_summary_ is not None:
@@ -136,8 +139,17 @@ class AttentionXML(DeepEstimator):
     def predict(self, test: Split, k: int) -> TopK:
         """Top-k labels (int32) and sigmoid scores (float32) per test document."""
         if self.tree_models_ is not None:
-            return tree_method.predict_trees(self.tree_models_, self.hyperparams(), test, k)
+            hp = self.hyperparams()
+            return tree_method.predict_trees(
+                self.tree_models_, hp, test, k, self._path_exponent(hp)
+            )
         return super().predict(test, k)
+
+    def _path_exponent(self, hp: Hyperparams) -> float:
+        """How the trees' levels combine: as fitted, else as set (1, the paper's, if neither)."""
+        if self.path_exponent_ is not None:
+            return self.path_exponent_
+        return 1.0 if hp.tree.path_exponent == CHOOSE_EXPONENT else hp.tree.path_exponent
 
     def attention(self, split: Split, rows: np.ndarray, labels: np.ndarray) -> list[np.ndarray]:
         """Per row of `rows`, (n_tokens, c) attention weights for its (len(rows), c) `labels`.
@@ -163,7 +175,8 @@ class AttentionXML(DeepEstimator):
         if self.tree_models_ is None:
             return super().save(path)
         entries = tree_method.save_trees(self.tree_models_, Path(path))
-        self._write_params(Path(path), label_trees=entries)
+        exponent = self._path_exponent(self.hyperparams())
+        self._write_params(Path(path), label_trees=entries, path_exponent=exponent)
 
     def _saved_notes(self) -> dict[str, Any]:
         return {"auto_reason": self.auto_.reason} if self.auto_ is not None else {}
@@ -185,6 +198,8 @@ class AttentionXML(DeepEstimator):
         for model in models:
             model.nets = [net.to(device) for net in model.nets]
         self.tree_models_, self.device_ = models, str(device)
+        exponent = saved.get("path_exponent")  # absent in models saved before it existed: 1
+        self.path_exponent_ = float(exponent) if isinstance(exponent, int | float) else None
 
     @classmethod
     def merge(cls, paths: list[Path]) -> AttentionXML:
@@ -195,6 +210,9 @@ class AttentionXML(DeepEstimator):
         )
         merged = loaded[0]
         merged.trees, merged.tree_id = len(models), None
+        # each job chose its exponent on its own tree: the ensemble takes the paper's unless set
+        exponents = {m.path_exponent_ for m in loaded}
+        merged.path_exponent_ = exponents.pop() if len(exponents) == 1 else None
         device = resolve_device("auto")
         for model in models:
             model.nets = [net.to(device) for net in model.nets]

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 from xmcbench.deep.params import TRAINING_SPECS, TrainingParams, field_names
 from xmcbench.errors import ParamError
-from xmcbench.paramspec import Param, choice, flag, fraction, integer, integers
+from xmcbench.paramspec import Param, choice, flag, fraction, integer, integers, number
 
 ATTENTION_IMPLS = ("fast", "reference")
 OPTIMIZERS = ("lazy", "dense")  # see optim.LazyAdam
 LEVEL_INITS = ("random", "parent")  # see levels.init_from_level_above
+CHOOSE_EXPONENT = 0.0  # path_exponent: chosen on the validation documents (path.py)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class TreeParams:
     level_epochs: tuple[int, ...] | None
     level_swa_warmup: tuple[int, ...] | None
     level_init: str
+    path_exponent: float
 
     def __post_init__(self) -> None:
         if self.tree_k & (self.tree_k - 1):
@@ -113,6 +115,10 @@ class Hyperparams(TrainingParams):
     # attention vectors of a level > 1: "random" (the paper's) or "parent" (a copy of the
     # parent node's, so a label starts where its cluster is and needs few examples to move)
     level_init: str = "random"
+    # a label's score is its own probability times its ancestors' path probability to this
+    # power: 1 is the paper's eq. 1; 0: chosen on the validation documents after training
+    # (`path.choose_exponent`)
+    path_exponent: float = 1.0
 
     @property
     def model(self) -> ModelParams:
@@ -177,6 +183,9 @@ SPECS: dict[str, Param] = {
     "level_init": choice(
         *LEVEL_INITS,
         help="deeper levels' attention vectors start random (the paper's) or as their parent's",
+    ),
+    "path_exponent": number(
+        0.0, help="a in score = p(label) x p(ancestors)^a; 1: the paper's; 0: chosen on validation"
     ),
 }
 Hyperparams.specs = SPECS  # read by DeepParamsBase.__post_init__ and `describe`

@@ -32,12 +32,12 @@ from xmcbench.io import write_json
 from xmcbench.notes import note
 from xmcbench.types import Split, TopK
 
-from . import parallel
+from . import parallel, path
 from .beam import beam_search
 from .ensemble import average_topk
 from .levels import LevelTrainer, TreeModel, level_costs
 from .model import AttentionXMLNet, ModelConfig
-from .params import Hyperparams, TreeParams
+from .params import CHOOSE_EXPONENT, Hyperparams, TreeParams
 from .tree import LabelTree, build_tree
 
 PACKAGE = __package__ or "xmcbench_attentionxml"  # its code decides what a tree is
@@ -64,6 +64,7 @@ class TreeFit:
     models: list[TreeModel]
     device: str
     summary: dict[str, Any]
+    path_exponent: float = 1.0  # how the levels' scores combine (`path.py`)
 
 
 def uses_tree(hp: Hyperparams) -> bool:
@@ -175,19 +176,38 @@ def fit_trees(
     summary = budget.summary(hp.time_budget, summaries, per_level=True)
     if workers > 1:  # the trees trained at once: the wall clock, not the sum of their times
         summary.update(train_s=round(budget.now() - wall, 3), tree_workers=workers)
-    return TreeFit(models, str(device), summary)
+    exponent = hp.tree.path_exponent
+    if exponent == CHOOSE_EXPONENT:  # chosen on the validation documents, after training
+        config = predict_config(hp, device)
+        exponent, scores = path.choose_exponent(models, valid, hp.tree.candidates, config)
+        summary["path_exponent"] = exponent
+        if scores:
+            summary["path_exponent_ndcg@5"] = {f"{e:g}": round(v, 6) for e, v in scores.items()}
+            shown = ", ".join(f"{e:g}: {v:.4f}" for e, v in scores.items())
+            log(f"path exponent {exponent:g}, chosen on {len(valid):,} validation documents "
+                f"(nDCG@5 {shown})")  # fmt: skip
+    return TreeFit(models, str(device), summary, exponent)
 
 
 def tree_scores(
-    model: TreeModel, test: Split, width: int, config: PredictConfig, beam: int
+    model: TreeModel,
+    test: Split,
+    width: int,
+    config: PredictConfig,
+    beam: int,
+    path_exponent: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n, width) label ids (-1 = none) and path probabilities of one tree's beam search."""
-    nodes, scores = beam_search(model.nets, model.tree, test, beam, width, config)
+    """(n, width) label ids (-1 = none) and path scores of one tree's beam search."""
+    nodes, scores = beam_search(
+        model.nets, model.tree, test, beam, width, config, path_exponent=path_exponent
+    )
     labels = np.where(nodes >= 0, model.tree.label_of_leaf[np.maximum(nodes, 0)], -1)
     return labels, scores
 
 
-def predict_trees(models: Sequence[TreeModel], hp: Hyperparams, test: Split, k: int) -> TopK:
+def predict_trees(
+    models: Sequence[TreeModel], hp: Hyperparams, test: Split, k: int, path_exponent: float = 1.0
+) -> TopK:
     """Top-k labels: each tree's beam search, then the per-label mean over the trees."""
     if not models:
         raise RuntimeError("AttentionXML.predict called before fit or load")
@@ -195,7 +215,8 @@ def predict_trees(models: Sequence[TreeModel], hp: Hyperparams, test: Split, k: 
     labels, scores = [], []
     for model in models:
         device = next(model.nets[0].parameters()).device
-        lab, sco = tree_scores(model, test, width, predict_config(hp, device), beam)
+        config = predict_config(hp, device)
+        lab, sco = tree_scores(model, test, width, config, beam, path_exponent)
         labels.append(lab)
         scores.append(sco)
     return average_topk(labels, scores, k)
