@@ -204,6 +204,11 @@ def test_path_exponent_is_chosen_on_validation_and_kept_by_save(dataset, tmp_pat
     assert (want.labels == got.labels).all()
     model.path_exponent_ = 1.0 if model.path_exponent_ != 1.0 else 0.25
     assert not np.allclose(model.predict(dataset.test, 5).scores, want.scores)
+    # one tree of an ensemble (a parallel worker, or a job for merge) does not choose alone
+    part = AttentionXML("demo", seed=2, path_exponent=0, trees=2, tree_id=1, **kw)
+    part.fit(dataset.train, dataset.valid, tmp_path / "part")
+    assert "path_exponent" not in part.training_summary_ and part.path_exponent_ is None
+    assert part._path_exponent(part.hyperparams()) == 1.0  # it predicts with the paper's
 
 
 def test_choosing_the_path_exponent_prefers_the_papers_on_ties(monkeypatch) -> None:

@@ -64,7 +64,7 @@ class TreeFit:
     models: list[TreeModel]
     device: str
     summary: dict[str, Any]
-    path_exponent: float = 1.0  # how the levels' scores combine (`path.py`)
+    path_exponent: float | None = None  # as chosen on validation (`path.py`); None: as set
 
 
 def uses_tree(hp: Hyperparams) -> bool:
@@ -176,8 +176,10 @@ def fit_trees(
     summary = budget.summary(hp.time_budget, summaries, per_level=True)
     if workers > 1:  # the trees trained at once: the wall clock, not the sum of their times
         summary.update(train_s=round(budget.now() - wall, 3), tree_workers=workers)
-    exponent = hp.tree.path_exponent
-    if exponent == CHOOSE_EXPONENT:  # chosen on the validation documents, after training
+    exponent = None
+    # chosen on the validation documents once the whole ensemble is trained; a tree_id job (a
+    # worker of parallel.py, or one tree for `merge`) leaves it to the job that has all trees
+    if hp.tree.path_exponent == CHOOSE_EXPONENT and hp.tree.tree_id is None:
         config = predict_config(hp, device)
         exponent, scores = path.choose_exponent(models, valid, hp.tree.candidates, config)
         summary["path_exponent"] = exponent
