@@ -46,7 +46,7 @@ def choose_exponent(
                 first_level=model.tree.height + 1, parents=parents,
                 parent_scores=path ** np.float32(exponent),
             )  # fmt: skip
-            labels.append(np.where(nodes >= 0, model.tree.label_of_leaf[np.maximum(nodes, 0)], -1))
+            labels.append(model.tree.labels_of_leaves(nodes))
             values.append(value)
         top = average_topk(labels, values, CHOICE_K)
         scores[exponent] = ndcg_at_k(top.labels, valid.labels, CHOICE_K)

@@ -203,8 +203,7 @@ def tree_scores(
     nodes, scores = beam_search(
         model.nets, model.tree, test, beam, width, config, path_exponent=path_exponent
     )
-    labels = np.where(nodes >= 0, model.tree.label_of_leaf[np.maximum(nodes, 0)], -1)
-    return labels, scores
+    return model.tree.labels_of_leaves(nodes), scores
 
 
 def predict_trees(

@@ -69,6 +69,11 @@ class LabelTree:
         """Number of nodes at `level` (0 = the root)."""
         return self.level_sizes[self._check_level(level, low=0)]
 
+    def labels_of_leaves(self, leaves: np.ndarray) -> np.ndarray:
+        """Label ids of leaf ids of any shape; -1 (no leaf) stays -1."""
+        leaves = np.asarray(leaves)
+        return np.where(leaves >= 0, self.label_of_leaf[np.maximum(leaves, 0)], -1)
+
     def label_to_node(self, level: int) -> np.ndarray:
         """(L,) id of each label's ancestor at `level` (1..height+1; its leaf at height+1)."""
         level = self._check_level(level, low=1)
