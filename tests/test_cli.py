@@ -352,3 +352,22 @@ def test_a_runs_table_orders_metric_families_as_the_registry_does(wide_console, 
     )
     assert [c.strip() for c in row_1.split("│")[2:-1]] == ["10.00", "40.00", "-", "30.00", "50.00"]
     assert "m on d (seed 3)" in lines[0] and "model 2.00 MB" in lines[-1]
+
+
+def test_a_run_trained_in_worker_processes_reports_their_memory_too(wide_console) -> None:
+    from types import SimpleNamespace
+
+    from xmcbench.cli.runs import print_record
+    from xmcbench.runner import worker_memory
+
+    assert worker_memory(SimpleNamespace()) == {}  # trained in this process: nothing to add
+    assert worker_memory(SimpleNamespace(worker_peak_rss_mb_=[])) == {}
+    timing = worker_memory(SimpleNamespace(worker_peak_rss_mb_=[812.04, 1490.56]))
+    assert timing == {"peak_rss_workers_mb": [812.0, 1490.6]}
+    record = RunRecord(
+        method="m", dataset="d", metrics={"p@1": 0.4}, seed=0, model_bytes=1,
+        timing={"train_s": 1.0, "predict_ms_per_doc": 0.5, "peak_rss_mb": 300.0, **timing},
+    )  # fmt: skip
+    print_record(record)
+    last = wide_console.export_text().splitlines()[-1]
+    assert last.endswith("peak RSS 300 MB + 2 worker processes up to 1491 MB each")

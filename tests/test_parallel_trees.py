@@ -48,6 +48,9 @@ def test_trees_trained_in_processes_equal_trees_trained_in_turn(dataset, tmp_pat
     assert "already trained" not in out  # the levels just trained are loaded without a word
     assert two.training_summary_["tree_workers"] == 2
     assert "tree_workers" not in one.training_summary_
+    # the run's record adds each process's memory to the parent's (which excludes them)
+    assert len(two.worker_peak_rss_mb_) == 2 and min(two.worker_peak_rss_mb_) > 50
+    assert one.worker_peak_rss_mb_ == []
     assert [lv["tree"] for lv in two.training_summary_["levels"]] == [0, 0, 1, 1]
     a, b = one.predict(dataset.test, 5), two.predict(dataset.test, 5)
     np.testing.assert_array_equal(a.labels, b.labels)

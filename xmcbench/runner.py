@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from .paths import home_relative, models_dir
 from .plugins import Plugins
 from .registry import MethodSpec, MetricSpec
 from .run_setup import RANKING_K, RunRequest, build_method, effective_params
+from .runtime import peak_rss_mb
 from .train_clock import TrainClock
 from .types import Dataset, TopK
 from .workdir import WorkFolder, claim
@@ -77,9 +77,14 @@ def folder_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def peak_rss_mb() -> float:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024
+def worker_memory(method: Any) -> dict[str, list[float]]:
+    """{"peak_rss_workers_mb": [...]} when `method` trained in worker processes, else {}.
+
+    Such a method sets ``worker_peak_rss_mb_`` (each worker's own peak): ``peak_rss_mb`` is this
+    process's alone, and the workers ran beside it, so a reader adds them up.
+    """
+    peaks = getattr(method, "worker_peak_rss_mb_", None) or []
+    return {"peak_rss_workers_mb": [round(float(p), 1) for p in peaks]} if peaks else {}
 
 
 def environment(device: str, git_sha: str | None = None) -> dict[str, Any]:
@@ -259,6 +264,7 @@ def _train_and_record(
             "predict_s": round(predict_s, 3),
             "predict_ms_per_doc": round(1000 * predict_s / max(len(dataset.test), 1), 4),
             "peak_rss_mb": round(peak_rss_mb(), 1),
+            **worker_memory(method),
         },
         model_bytes=folder_bytes(staged),
         model_dir=home_relative(model_dir),  # relative to XMCBENCH_HOME: portable

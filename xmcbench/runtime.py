@@ -19,6 +19,7 @@ import ctypes
 import ctypes.util
 import math
 import os
+import resource
 import sys
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass
@@ -143,3 +144,9 @@ def glibc_mallopt() -> Callable[[int, int], int] | None:
     function.argtypes = (ctypes.c_int, ctypes.c_int)
     function.restype = ctypes.c_int
     return function
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory in MB (not its children's: workers report theirs)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024

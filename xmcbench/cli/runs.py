@@ -91,9 +91,14 @@ def print_record(record: RunRecord) -> None:
         table.add_row(str(k), *cells)
     console.print(table)
     timing = record.timing or {}
+    workers = timing.get("peak_rss_workers_mb") or []
+    beside = ""  # a run trained in worker processes: their memory came on top of this one's
+    if workers:
+        beside = f" + {len(workers)} worker processes up to {max(workers):.0f} MB each"
     console.print(
         f"train {timing['train_s']:.1f} s, predict {timing['predict_ms_per_doc']:.3f} ms/doc, "
         f"model {(record.model_bytes or 0) / 1e6:.2f} MB, peak RSS {timing['peak_rss_mb']:.0f} MB"
+        f"{beside}"
     )
 
 

@@ -55,6 +55,7 @@ class AttentionXML(DeepEstimator):
         self.tree_models_: list[Any] | None = None  # label-tree path: one TreeModel per tree
         self.level_: tuple[int, int] | None = None  # (tree, level) training stands at
         self.path_exponent_: float | None = None  # label trees: as fitted (path.py)
+        self.worker_peak_rss_mb_: list[float] = []  # trees trained at once: each process's peak
         super().__init__(preset, **params)
 
     @classmethod
@@ -125,6 +126,7 @@ class AttentionXML(DeepEstimator):
             self.tree_models_, self.device_ = fitted.models, fitted.device
             self.training_summary_ = fitted.summary
             self.path_exponent_ = fitted.path_exponent
+            self.worker_peak_rss_mb_ = fitted.worker_peak_rss_mb  # the runner records them
         else:
             self._fit_network(train, valid, Path(workdir), device)
         if self.auto_ is not None and self.training_summary_ is not None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from xmcbench import interrupts, notes
 from xmcbench.deep import checkpoint
-from xmcbench.runtime import thread_count
+from xmcbench.runtime import peak_rss_mb, thread_count
 from xmcbench.types import Split
 
 if TYPE_CHECKING:
@@ -60,8 +60,9 @@ def train_in_processes(
     valid: Split,
     workdir: Path,
     workers: int,
-) -> None:
+) -> list[float]:
     """Train trees `ids` of `method` in `workers` processes; their levels land in `workdir`.
+    Returns each process's peak resident memory in MB, in the order of `ids`.
 
     Raises the first worker's exception (a one-line `XMCBenchError` stays one line), or
     RuntimeError naming the tree when a process dies (for example killed for memory).
@@ -80,7 +81,7 @@ def train_in_processes(
                 ): i
                 for n, i in enumerate(ids)
             }  # fmt: skip
-            _wait_all(futures)
+            return _wait_all(futures)
         except KeyboardInterrupt as stop:
             if isinstance(stop, interrupts.Terminated):  # Ctrl-C reached the whole group
                 _pass_on(executor, signal.SIGTERM)
@@ -90,8 +91,9 @@ def train_in_processes(
             executor.shutdown(wait=True, cancel_futures=True)
 
 
-def _wait_all(futures: dict[Future[None], int]) -> None:
-    """Wait for every tree; raise the first failure, naming the tree when its process died."""
+def _wait_all(futures: dict[Future[float], int]) -> list[float]:
+    """Wait for every tree; raise the first failure, naming the tree when its process died.
+    Returns the futures' results in submission order."""
     done, _ = wait(futures, return_when=FIRST_EXCEPTION)
     for future in done:
         try:
@@ -101,8 +103,8 @@ def _wait_all(futures: dict[Future[None], int]) -> None:
                 f"the process training tree {futures[future]} died (killed for memory?); "
                 "run the same command again to resume, or set parallel_trees=false"
             ) from None
-    for future in futures:  # after a failure, the others: cancelled or finished
-        future.result()
+    # after a failure, the others: cancelled or finished
+    return [future.result() for future in futures]
 
 
 def _pass_on(executor: ProcessPoolExecutor, signum: int) -> None:
@@ -131,10 +133,11 @@ def _train_tree(
     threads: int,
     shown: bool,
     sources: dict[str, str],
-) -> None:
+) -> float:
     """Worker: train one tree of `method` into `workdir` with `threads` threads; only the
     `shown` one writes its log (to stderr; errors still reach the parent). `sources`: the
-    parent's code hashes, so that the parent accepts the levels this process writes."""
+    parent's code hashes, so that the parent accepts the levels this process writes.
+    Returns this process's peak resident memory in MB."""
     import torch
 
     from .tree_method import fit_trees
@@ -148,6 +151,7 @@ def _train_tree(
         notes.silenced(not shown),  # the others' notes and bars: nothing
     ):
         fit_trees(method, train, valid, Path(workdir))
+    return peak_rss_mb()
 
 
 def workers_note(workers: int, trees: int, cpus: int | None = None, flat: bool = False) -> str:

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ class TreeFit:
     device: str
     summary: dict[str, Any]
     path_exponent: float | None = None  # as chosen on validation (`path.py`); None: as set
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # trained at once: each process
 
 
 def uses_tree(hp: Hyperparams) -> bool:
@@ -146,10 +147,10 @@ def fit_trees(
         if distributed.active()
         else parallel.tree_workers(hp.tree.parallel_trees, len(ids), device.type)
     )
-    wall = budget.now()
+    wall, worker_peaks = budget.now(), []
     if workers > 1:  # each process trains whole trees with the budget; the loop below loads them
         log(parallel.workers_note(workers, len(ids), flat=hp.tree.tree_height == 0))
-        parallel.train_in_processes(method, ids, train, valid, workdir, workers)
+        worker_peaks = parallel.train_in_processes(method, ids, train, valid, workdir, workers)
     allowance: budget.Allowance | None = None  # the time budget, shared by every tree's levels
     for i in ids:
         seed = method.seed + i
@@ -188,7 +189,7 @@ def fit_trees(
             shown = ", ".join(f"{e:g}: {v:.4f}" for e, v in scores.items())
             log(f"path exponent {exponent:g}, chosen on {len(valid):,} validation documents "
                 f"(nDCG@5 {shown})")  # fmt: skip
-    return TreeFit(models, str(device), summary, exponent)
+    return TreeFit(models, str(device), summary, exponent, worker_peaks)
 
 
 def tree_scores(
