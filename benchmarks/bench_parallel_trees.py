@@ -8,8 +8,13 @@ its own process with the threads split between them. This measures why: the engi
 - "turns": one process with `--cpus` threads (what each tree of a sequential ensemble gets), or
 - "at once": `--cpus` processes with one thread each, all stepping at the same time,
 
-alternating the two `--repeats` times. Prints docs/s per repeat, the medians and their ratio
-(at once / turns): the factor by which an ensemble of `--cpus` trees trains faster in parallel.
+alternating them `--repeats` times. Every process tunes malloc as `xmcbench` does
+(`runtime.tune_malloc`); "at once" also runs with glibc's default malloc, which is what the
+tree workers of `parallel.py` had before they took the parent's tuning (their level-1
+activations exceed glibc's largest mmap threshold, so each step mapped and faulted them in).
+Prints docs/s and minor page faults per step per repeat, the medians and the ratios: at once /
+turns (the factor by which an ensemble of `--cpus` trees trains faster in parallel) and tuned /
+default malloc.
 
     python benchmarks/bench_parallel_trees.py [--cpus 2] [--steps 60] [--repeats 3]
 """
@@ -25,8 +30,15 @@ import time
 from pathlib import Path
 
 
-def _steps(threads: int, steps: int, args: dict, start: object) -> float:
-    """Worker: `steps` training steps with `threads` threads once `start` is set; docs/s."""
+def _steps(threads: int, steps: int, args: dict, start: object, tune: bool) -> tuple[float, float]:
+    """Worker: `steps` training steps with `threads` threads once `start` is set, malloc tuned
+    or not; (docs/s, minor page faults per step)."""
+    import resource
+
+    from xmcbench.runtime import tune_malloc
+
+    if tune:
+        tune_malloc()
     import torch
     from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
 
@@ -54,23 +66,28 @@ def _steps(threads: int, steps: int, args: dict, start: object) -> float:
         for _ in range(3):  # warm-up: allocator, OpenMP pool
             trainer.train_step(batch())
         start.wait()  # type: ignore[attr-defined]
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         began = time.perf_counter()
         for _ in range(steps):
             trainer.train_step(batch())
-        return steps * b / (time.perf_counter() - began)
+        seconds = time.perf_counter() - began
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
+        return steps * b / seconds, faults / steps
 
 
-def run(processes: int, threads: int, steps: int, args: dict) -> float:
-    """Total docs/s of `processes` processes with `threads` threads each, stepping together."""
+def run(processes: int, threads: int, steps: int, args: dict, tune: bool) -> tuple[float, float]:
+    """(total docs/s, mean page faults per step) of `processes` processes with `threads`
+    threads each, stepping together."""
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         start = manager.Event()
         with context.Pool(processes) as pool:
-            work = (threads, steps, args, start)
+            work = (threads, steps, args, start, tune)
             jobs = [pool.apply_async(_steps, work) for _ in range(processes)]
             time.sleep(1.0)
             start.set()
-            return sum(job.get() for job in jobs)
+            results = [job.get() for job in jobs]
+            return sum(r[0] for r in results), statistics.mean(r[1] for r in results)
 
 
 def main() -> None:
@@ -82,17 +99,31 @@ def main() -> None:
     options = parser.parse_args()
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = {"vocab": 50_000, "labels": options.labels, "batch": 32, "tokens": 136}
-    turns, together = [], []
+    kinds = {
+        "turns": (1, options.cpus, True),
+        "at once": (options.cpus, 1, True),
+        "at once, default malloc": (options.cpus, 1, False),
+    }
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in kinds}
     for repeat in range(options.repeats):
-        turns.append(run(1, options.cpus, options.steps, args))
-        together.append(run(options.cpus, 1, options.steps, args))
-        print(
-            f"repeat {repeat + 1}: turns ({options.cpus} threads) {turns[-1]:.0f} docs/s, "
-            f"at once ({options.cpus} x 1 thread) {together[-1]:.0f} docs/s",
-            flush=True,
+        for name, (processes, threads, tune) in kinds.items():
+            seen[name].append(run(processes, threads, options.steps, args, tune))
+        shown = ", ".join(
+            f"{name} {runs[-1][0]:.0f} docs/s ({runs[-1][1]:,.0f} faults/step)"
+            for name, runs in seen.items()
         )
-    a, b = statistics.median(turns), statistics.median(together)
-    print(f"median: turns {a:.0f} docs/s, at once {b:.0f} docs/s, ratio {b / a:.2f}")
+        print(f"repeat {repeat + 1}: {shown}", flush=True)
+    median = {name: statistics.median(r[0] for r in runs) for name, runs in seen.items()}
+    faults = {name: statistics.median(r[1] for r in runs) for name, runs in seen.items()}
+    print(
+        "median: "
+        + ", ".join(f"{n} {v:.0f} docs/s ({faults[n]:,.0f} faults/step)" for n, v in median.items())
+    )
+    parallel, untuned = median["at once"], median["at once, default malloc"]
+    print(
+        f"ratios: at once / turns {parallel / median['turns']:.2f}, "
+        f"tuned / default malloc (at once) {parallel / untuned:.2f}"
+    )
 
 
 if __name__ == "__main__":

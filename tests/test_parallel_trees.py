@@ -61,3 +61,40 @@ def test_a_failing_tree_process_fails_the_fit_with_its_error(dataset, tmp_path) 
     bad = AttentionXML("demo", seed=3, parallel_trees=True, **{**TINY, "embedding_init": "/x.vec"})
     with pytest.raises(Exception, match=r"/x\.vec"):
         bad.fit(dataset.train, dataset.valid, tmp_path / "bad")
+
+
+def _mmapped_bytes_holding_a_large_array(tune: bool) -> int:
+    """In a fresh process: start as a tree worker, then hold 64 MB; glibc's mmapped bytes."""
+    import ctypes
+
+    parallel.start_worker(tune)
+    fields = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd")]
+    info = type(
+        "MallInfo2", (ctypes.Structure,), {"_fields_": [*fields, ("rest", ctypes.c_size_t * 5)]}
+    )
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = info
+    block = np.ones(8 << 20)  # 64 MB: above any mmap threshold glibc picks by itself
+    mapped = int(libc.mallinfo2().hblkhd)
+    del block
+    return mapped
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "confstr") or __import__("sys").platform != "linux",
+    reason="glibc's malloc",
+)
+def test_tree_workers_take_the_parents_malloc_tuning() -> None:
+    import ctypes
+    import multiprocessing
+
+    try:
+        ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018 (glibc >= 2.33)
+    except (OSError, AttributeError):
+        pytest.skip("needs glibc's mallinfo2")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        tuned = pool.apply(_mmapped_bytes_holding_a_large_array, (True,))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        untuned = pool.apply(_mmapped_bytes_holding_a_large_array, (False,))
+    assert untuned >= 64 << 20  # glibc's default: a fresh mapping, faulted in page by page
+    assert tuned == 0  # tuned: from the heap, where the next step reuses it

@@ -71,6 +71,11 @@ def configure(environ: MutableMapping[str, str] | None = None) -> RuntimeSetting
     return settings
 
 
+def applied() -> RuntimeSettings | None:
+    """What `configure` set in this process, or None if it was not called."""
+    return _applied
+
+
 def thread_count(environ: Mapping[str, str] | None = None) -> int:
     """`OMP_NUM_THREADS` when it is a positive integer, else the CPUs this process may use."""
     env = os.environ if environ is None else environ

@@ -25,9 +25,8 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xmcbench import interrupts, notes
+from xmcbench import interrupts, notes, runtime
 from xmcbench.deep import checkpoint
-from xmcbench.runtime import peak_rss_mb, thread_count
 from xmcbench.types import Split
 
 if TYPE_CHECKING:
@@ -43,13 +42,13 @@ def tree_workers(wanted: bool | None, trees: int, device: str, cpus: int | None 
     """
     if trees <= 1 or not str(device).startswith("cpu") or wanted is False:
         return 1
-    free = cpus if cpus is not None else thread_count()
+    free = cpus if cpus is not None else runtime.thread_count()
     return trees if wanted or free >= 2 else 1
 
 
 def threads_per_worker(workers: int, cpus: int | None = None) -> int:
     """Threads for each of `workers` processes sharing this process's CPUs (at least one)."""
-    total = cpus if cpus is not None else thread_count()
+    total = cpus if cpus is not None else runtime.thread_count()
     return max(1, total // max(1, workers))
 
 
@@ -71,8 +70,12 @@ def train_in_processes(
     checkpoint.code_version([type(method).__module__.split(".")[0]])  # read the code hashes now
     sources = checkpoint.source_hashes()  # the workers' checkpoints carry the parent's
     context = multiprocessing.get_context("spawn")  # fork would copy a busy OpenMP pool
+    settings = runtime.applied()
+    tune = settings is not None and settings.malloc_tuned
     with interrupts.sigterm_as_interrupt():
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=start_worker, initargs=(tune,)
+        )
         try:
             futures = {
                 executor.submit(
@@ -89,6 +92,15 @@ def train_in_processes(
             raise
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_worker(tune_malloc: bool) -> None:
+    """First thing in a fresh (spawned) worker: malloc as in the parent, where `configure`
+    tuned it. Threads and wait policy come with the inherited environment; mallopt does not,
+    and without it level 1 of debian-depends' tree stepped 1.5x slower (its (batch, tokens,
+    nodes) activations exceed glibc's largest mmap threshold, so every step faults them in)."""
+    if tune_malloc:
+        runtime.tune_malloc()
 
 
 def _wait_all(futures: dict[Future[float], int]) -> list[float]:
@@ -151,7 +163,7 @@ def _train_tree(
         notes.silenced(not shown),  # the others' notes and bars: nothing
     ):
         fit_trees(method, train, valid, Path(workdir))
-    return peak_rss_mb()
+    return runtime.peak_rss_mb()
 
 
 def workers_note(workers: int, trees: int, cpus: int | None = None, flat: bool = False) -> str:
