@@ -64,7 +64,7 @@ def test_a_failing_tree_process_fails_the_fit_with_its_error(dataset, tmp_path) 
 
 
 def _mmapped_bytes_holding_a_large_array(tune: bool) -> int:
-    """In a fresh process: start as a tree worker, then hold 64 MB; glibc's mmapped bytes."""
+    """In a fresh process: start as a tree worker, hold 64 MB; the bytes glibc mapped for it."""
     import ctypes
 
     parallel.start_worker(tune)
@@ -74,8 +74,9 @@ def _mmapped_bytes_holding_a_large_array(tune: bool) -> int:
     )
     libc = ctypes.CDLL("libc.so.6")
     libc.mallinfo2.restype = info
+    before = int(libc.mallinfo2().hblkhd)  # blocks mapped while the process started
     block = np.ones(8 << 20)  # 64 MB: above any mmap threshold glibc picks by itself
-    mapped = int(libc.mallinfo2().hblkhd)
+    mapped = int(libc.mallinfo2().hblkhd) - before
     del block
     return mapped
 

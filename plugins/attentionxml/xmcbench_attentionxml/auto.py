@@ -66,7 +66,7 @@ CPU_VALUES: dict[str, Any] = {
 CPU_FLAT: dict[str, Any] = {"trees": 3}
 # A label tree on CPU is budget-bound, so its ensemble is what trains at once: one tree per
 # free CPU (`parallel.py`), up to the paper's three. A BiLSTM step gains nothing from a second
-# thread (bench_parallel_trees.py: 99 docs/s on 2 threads, 2 x 102 in two processes), so on two
+# thread (bench_parallel_trees.py: 106 docs/s on 2 threads, 281 in two processes), so on two
 # cores two trees cost no more time than one. debian-depends, 30 minutes: one tree 71.56 /
 # 46.66 / 35.05, two trees in turn (15 minutes each) 71.09 / 45.87 / 34.00, two trees at once
 # (with level_init="parent") 72.87 / 47.92 / 35.90, rerun with a record 73.08 / 48.08 / 36.12.
