@@ -99,3 +99,26 @@ def test_tree_workers_take_the_parents_malloc_tuning() -> None:
         untuned = pool.apply(_mmapped_bytes_holding_a_large_array, (False,))
     assert untuned >= 64 << 20  # glibc's default: a fresh mapping, faulted in page by page
     assert tuned == 0  # tuned: from the heap, where the next step reuses it
+
+
+def test_tree_workers_start_with_malloc_tuned_as_the_parent_was(dataset, tmp_path, monkeypatch):
+    from xmcbench import runtime
+
+    started: list[tuple] = []
+
+    class Stop(Exception):
+        pass
+
+    class Executor:  # records how the pool would start its processes, then stops the fit
+        def __init__(self, **options) -> None:
+            started.append((options["initializer"], options["initargs"]))
+            raise Stop
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", Executor)
+    method = AttentionXML("demo", seed=3, parallel_trees=True, **TINY)
+    for tuned in (True, False):
+        settings = runtime.RuntimeSettings(threads=1, wait_policy="PASSIVE", malloc_tuned=tuned)
+        monkeypatch.setattr(runtime, "applied", lambda settings=settings: settings)
+        with pytest.raises(Stop):
+            parallel.train_in_processes(method, [0, 1], dataset.train, dataset.valid, tmp_path, 2)
+    assert started == [(parallel.start_worker, (True,)), (parallel.start_worker, (False,))]
