@@ -35,10 +35,9 @@ def _steps(threads: int, steps: int, args: dict, start: object, tune: bool) -> t
     or not; (docs/s, minor page faults per step)."""
     import resource
 
-    from xmcbench.runtime import tune_malloc
+    from xmcbench_attentionxml.parallel import start_worker
 
-    if tune:
-        tune_malloc()
+    start_worker(tune)  # as a tree worker starts: malloc tuned or glibc's default
     import torch
     from xmcbench_attentionxml.model import AttentionXMLNet, ModelConfig
 

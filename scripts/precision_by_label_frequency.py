@@ -23,6 +23,11 @@ from xmcbench.results.store import load_topk, read_record
 BINS = ((0, 1), (1, 2), (2, 3), (3, 6), (6, 20), (20, 100), (100, None))
 
 
+def in_bin(counts: np.ndarray, low: int, high: int | None) -> np.ndarray:
+    """Whether each training count lies in [low, high) (high None: no upper end)."""
+    return (counts >= low) & (counts < (high if high is not None else np.inf))
+
+
 def bin_name(low: int, high: int | None) -> str:
     """'1', '3-5', '100+' for the half-open range [low, high)."""
     if high is None:
@@ -44,7 +49,7 @@ def hits_by_bin(
     seen = np.where(real, frequency[np.maximum(flat, 0)], -1)
     out = []
     for low, high in BINS:
-        inside = (seen >= low) & (seen < (high if high is not None else np.inf)) & real
+        inside = in_bin(seen, low, high) & real
         out.append((100.0 * hit[inside].sum() / (k * n), inside.sum() / n))
     return out
 
@@ -66,10 +71,7 @@ def main() -> None:
         shown = [f"{points:.2f} ({per_doc:.2f}/doc)" for points, per_doc in cells]
         print(" | ".join([method, *shown, f"{total:.2f}"]))
     seen = frequency[truth.indices]
-    shares = [
-        f"{100 * ((seen >= lo) & (seen < (hi if hi is not None else np.inf))).mean():.1f}%"
-        for lo, hi in BINS
-    ]
+    shares = [f"{100 * in_bin(seen, lo, hi).mean():.1f}%" for lo, hi in BINS]
     print(" | ".join(["test truth", *shares, ""]))
 
 

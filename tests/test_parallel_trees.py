@@ -81,13 +81,14 @@ def _mmapped_bytes_holding_a_large_array(tune: bool) -> int:
     return mapped
 
 
-@pytest.mark.skipif(
-    not hasattr(__import__("os"), "confstr") or __import__("sys").platform != "linux",
-    reason="glibc's malloc",
-)
 def test_tree_workers_take_the_parents_malloc_tuning() -> None:
     import ctypes
     import multiprocessing
+
+    from xmcbench import runtime
+
+    if runtime.glibc_mallopt() is None:
+        pytest.skip("glibc's malloc")
 
     try:
         ctypes.CDLL("libc.so.6").mallinfo2  # noqa: B018 (glibc >= 2.33)
